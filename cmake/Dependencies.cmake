@@ -1,0 +1,18 @@
+# Every dependency is a Debian 12 package (scripts/install-deps.sh) or, on a GPU host,
+# the CUDA libtorch of a PyTorch install found through CMAKE_PREFIX_PATH.
+find_package(Torch REQUIRED)
+find_package(absl CONFIG REQUIRED)
+find_package(nlohmann_json CONFIG REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+if(DELTASERVE_BUILD_TESTS)
+  find_package(GTest CONFIG REQUIRED)
+  find_package(benchmark CONFIG REQUIRED)
+  include(GoogleTest)
+endif()
+
+# Torch's exported targets carry its compile flags (ABI define); wrap them once so that
+# only the targets that really need libtorch link it.
+add_library(deltaserve_torch INTERFACE)
+target_link_libraries(deltaserve_torch INTERFACE ${TORCH_LIBRARIES})
+target_include_directories(deltaserve_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
