@@ -26,7 +26,9 @@ struct SampledToken {
 class SamplerRng {
  public:
   explicit SamplerRng(uint64_t seed) : engine_(seed) {}
-  double Uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(engine_); }
+  // The top 53 bits of one draw, so the same seed gives the same value with every
+  // standard library (std::uniform_real_distribution's algorithm is unspecified).
+  double Uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
 
  private:
   std::mt19937_64 engine_;
@@ -38,5 +40,13 @@ class SamplerRng {
 // `generated_count` long at the end of history).
 SampledToken SampleToken(const at::Tensor& logits, absl::Span<const int32_t> history,
                          size_t generated_count, const SamplingParams& params, SamplerRng& rng);
+
+// The penalty step of SampleToken, in place on `logits` [vocab] (exposed for tests):
+// repetition (HF/vLLM: positive logits divided by the penalty, the others multiplied) on
+// every distinct token of `history`, then `logit -= presence * (count > 0) + frequency *
+// count` with `count` its occurrences among the last `generated_count` tokens. Ids outside
+// [0, vocab) are skipped.
+void ApplyPenalties(absl::Span<float> logits, absl::Span<const int32_t> history,
+                    size_t generated_count, const SamplingParams& params);
 
 }  // namespace deltaserve
