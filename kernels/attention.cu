@@ -1,0 +1,198 @@
+// Launchers of the paged attention kernel: argument checks, grid shape and key splits.
+#include "kernels/attention.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+
+#include "kernels/paged_attention_kernel.cuh"
+
+namespace deltaserve::kernels {
+namespace {
+
+using detail::AttentionProblem;
+using detail::Sm80Tiles;
+using detail::Sm90Tiles;
+
+constexpr int kMaxSplits = 64;
+constexpr int kMinKeysPerSplit = 256;  // fewer makes the merge cost more than it saves
+
+int CeilDiv(std::int64_t a, std::int64_t b) { return static_cast<int>((a + b - 1) / b); }
+
+bool Aligned16(std::int64_t elements) { return elements % 8 == 0; }
+
+bool ValidCache(const PagedKvCache& c) {
+  return c.k && c.v && c.block_tables && c.num_kv_heads > 0 &&
+         (c.head_dim == 64 || c.head_dim == 128) && c.block_size > 0 &&
+         c.max_blocks_per_seq > 0 && Aligned16(c.block_stride) && Aligned16(c.token_stride) &&
+         Aligned16(c.head_stride);
+}
+
+bool ValidRows(const RowTensor& t) {
+  return t.data && Aligned16(t.row_stride) && Aligned16(t.head_stride);
+}
+
+bool ValidHeads(int num_heads, const PagedKvCache& cache) {
+  return num_heads > 0 && num_heads % cache.num_kv_heads == 0 &&
+         num_heads / cache.num_kv_heads <= std::min(Sm80Tiles::kRows, Sm90Tiles::kRows);
+}
+
+AttentionProblem MakeProblem(const RowTensor& q, const RowTensor& out, int num_heads,
+                             const PagedKvCache& cache, AttentionMask mask, float scale) {
+  AttentionProblem p{};
+  p.q = static_cast<const __nv_bfloat16*>(q.data);
+  p.q_row_stride = q.row_stride;
+  p.q_head_stride = q.head_stride;
+  p.out = static_cast<__nv_bfloat16*>(out.data);
+  p.out_row_stride = out.row_stride;
+  p.out_head_stride = out.head_stride;
+  p.k = static_cast<const __nv_bfloat16*>(cache.k);
+  p.v = static_cast<const __nv_bfloat16*>(cache.v);
+  p.kv_block_stride = cache.block_stride;
+  p.kv_token_stride = cache.token_stride;
+  p.kv_head_stride = cache.head_stride;
+  p.block_tables = cache.block_tables;
+  p.max_blocks_per_seq = cache.max_blocks_per_seq;
+  p.block_size = cache.block_size;
+  p.num_heads = num_heads;
+  p.num_kv_heads = cache.num_kv_heads;
+  p.group = num_heads / cache.num_kv_heads;
+  p.scale_log2 = scale * static_cast<float>(M_LOG2E);
+  p.sink = mask.sink;
+  p.window = mask.window;
+  return p;
+}
+
+// What one launch covers. A null workspace means no key split.
+struct LaunchShape {
+  int num_seqs = 0;
+  int max_rows_per_seq = 0;
+  int max_position = 0;  // upper bound of the row positions, sizes the key split
+  void* workspace = nullptr;
+  std::size_t workspace_bytes = 0;
+};
+
+int DeviceAttribute(cudaDeviceAttr attribute, int fallback) {
+  int device = 0;
+  int value = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&value, attribute, device) != cudaSuccess) {
+    return fallback;
+  }
+  return value;
+}
+
+// The wgmma engine is built for sm_90a and serves head_dim 128; all else runs mma.sync.
+bool UseHopperTiles(int head_dim) {
+  return head_dim == 128 && DeviceAttribute(cudaDevAttrComputeCapabilityMajor, 0) == 9 &&
+         DeviceAttribute(cudaDevAttrComputeCapabilityMinor, 0) == 0;
+}
+
+// Splits the key range until `blocks` fill about two waves, within the workspace; sets the
+// split fields of p and returns the number of splits.
+template <class Tiles>
+int ChooseSplits(AttentionProblem& p, int head_dim, const LaunchShape& shape, std::int64_t blocks) {
+  const int key_tiles = shape.max_position / Tiles::kKeys + 1;
+  const std::size_t split_bytes = GatheredAttentionWorkspaceBytes(p.num_rows, p.num_heads, head_dim, 1);
+  const int min_tiles_per_split = CeilDiv(kMinKeysPerSplit, Tiles::kKeys);
+  std::int64_t splits = CeilDiv(2 * DeviceAttribute(cudaDevAttrMultiProcessorCount, 1), blocks);
+  splits = std::min<std::int64_t>({splits, CeilDiv(key_tiles, min_tiles_per_split), kMaxSplits,
+                                   static_cast<std::int64_t>(shape.workspace_bytes / split_bytes)});
+  splits = std::max<std::int64_t>(splits, 1);
+  p.split_tiles = CeilDiv(key_tiles, splits);
+  const int used_splits = CeilDiv(key_tiles, p.split_tiles);
+  if (used_splits > 1) {
+    p.partial_out = static_cast<float*>(shape.workspace);
+    p.partial_lse = p.partial_out + static_cast<std::int64_t>(p.num_rows) * p.num_heads * head_dim * used_splits;
+  }
+  return used_splits;
+}
+
+template <int kHeadDim, class Tiles>
+cudaError_t LaunchWith(AttentionProblem p, const LaunchShape& shape, cudaStream_t stream) {
+  if (shape.max_rows_per_seq <= 0) return cudaSuccess;
+  p.tokens_per_tile = Tiles::kRows / p.group;
+  const std::int64_t seq_heads = static_cast<std::int64_t>(shape.num_seqs) * p.num_kv_heads;
+  const std::int64_t blocks = CeilDiv(shape.max_rows_per_seq, p.tokens_per_tile) * seq_heads;
+  if (blocks > INT_MAX) return cudaErrorInvalidValue;
+  p.seq_heads = static_cast<int>(seq_heads);
+  const int splits = shape.workspace ? ChooseSplits<Tiles>(p, kHeadDim, shape, blocks) : 1;
+
+  constexpr int kSmem = detail::AttentionSharedBytes<kHeadDim, Tiles>();
+  const auto kernel = detail::PagedAttentionKernel<kHeadDim, Tiles>;
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+  if (err != cudaSuccess) return err;
+  kernel<<<dim3(static_cast<unsigned>(blocks), 1, splits), Tiles::kThreads, kSmem, stream>>>(p);
+  err = cudaGetLastError();
+  if (err != cudaSuccess || splits == 1) return err;
+  constexpr int kWarpsPerBlock = 4;
+  const std::int64_t slots = static_cast<std::int64_t>(p.num_rows) * p.num_heads;
+  detail::MergeSplitsKernel<kHeadDim><<<CeilDiv(slots, kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream>>>(
+      p.partial_out, p.partial_lse, splits, p.num_rows, p.num_heads, p.out, p.out_row_stride,
+      p.out_head_stride);
+  return cudaGetLastError();
+}
+
+cudaError_t Launch(const AttentionProblem& p, int head_dim, const LaunchShape& shape,
+                   cudaStream_t stream) {
+  if (head_dim == 64) return LaunchWith<64, Sm80Tiles>(p, shape, stream);
+  return UseHopperTiles(head_dim) ? LaunchWith<128, Sm90Tiles>(p, shape, stream)
+                                  : LaunchWith<128, Sm80Tiles>(p, shape, stream);
+}
+
+}  // namespace
+
+std::size_t GatheredAttentionWorkspaceBytes(int rows, int num_heads, int head_dim, int splits) {
+  return static_cast<std::size_t>(rows) * num_heads * (head_dim + 1) * splits * sizeof(float);
+}
+
+cudaError_t PrefillAttention(const PrefillAttentionArgs& a, cudaStream_t stream) {
+  if (!ValidCache(a.cache) || !ValidRows(a.q) || !ValidRows(a.out) ||
+      !ValidHeads(a.num_heads, a.cache) || a.num_seqs <= 0 || !a.cu_seqlens_q || !a.start_pos ||
+      a.mask.sink < 0 || a.softmax_scale <= 0.f) {
+    return cudaErrorInvalidValue;
+  }
+  AttentionProblem p = MakeProblem(a.q, a.out, a.num_heads, a.cache, a.mask, a.softmax_scale);
+  p.cu_rows = a.cu_seqlens_q;
+  p.base_pos = a.start_pos;
+  LaunchShape shape;
+  shape.num_seqs = a.num_seqs;
+  shape.max_rows_per_seq = a.max_seqlen_q;
+  return Launch(p, a.cache.head_dim, shape, stream);
+}
+
+cudaError_t GatheredAttention(const GatheredAttentionArgs& a, void* workspace,
+                              std::size_t workspace_bytes, cudaStream_t stream) {
+  if (!ValidCache(a.cache) || !ValidRows(a.q) || !ValidRows(a.out) ||
+      !ValidHeads(a.num_heads, a.cache) || a.num_seqs <= 0 || a.num_rows < 0 || !a.cu_rows ||
+      !a.row_token || !a.row_pos || a.max_position < 0 || a.mask.sink < 0 ||
+      a.softmax_scale <= 0.f) {
+    return cudaErrorInvalidValue;
+  }
+  AttentionProblem p = MakeProblem(a.q, a.out, a.num_heads, a.cache, a.mask, a.softmax_scale);
+  p.cu_rows = a.cu_rows;
+  p.row_token = a.row_token;
+  p.row_pos = a.row_pos;
+  p.num_rows = a.num_rows;
+  return Launch(p, a.cache.head_dim, {a.num_seqs, a.max_rows_per_seq, a.max_position, workspace, workspace_bytes},
+                stream);
+}
+
+cudaError_t DecodeAttention(const DecodeAttentionArgs& a, void* workspace,
+                            std::size_t workspace_bytes, cudaStream_t stream) {
+  if (!ValidCache(a.cache) || !ValidRows(a.q) || !ValidRows(a.out) ||
+      !ValidHeads(a.num_heads, a.cache) || a.num_seqs <= 0 || a.max_seq_len <= 0 ||
+      !a.seq_lens || a.softmax_scale <= 0.f) {
+    return cudaErrorInvalidValue;
+  }
+  AttentionProblem p = MakeProblem(a.q, a.out, a.num_heads, a.cache, AttentionMask{}, a.softmax_scale);
+  p.base_pos = a.seq_lens;
+  p.pos_bias = -1;  // the query is the last cached token
+  p.num_rows = a.num_seqs;
+  return Launch(p, a.cache.head_dim, {a.num_seqs, 1, a.max_seq_len - 1, workspace, workspace_bytes},
+                stream);
+}
+
+}  // namespace deltaserve::kernels

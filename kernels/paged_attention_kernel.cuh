@@ -1,0 +1,379 @@
+// One FlashAttention style kernel behind prefill, gathered (anchor) and decode attention.
+//
+// A thread block owns a tile of Tiles::kRows query rows of one sequence and one KV head:
+// row r is query token r / group, query head kv_head * group + r % group, so the heads
+// that share a KV head share every K/V tile it loads. It walks a list of Tiles::kKeys-key
+// tiles (the sink tiles, then the tiles from the first window key to the causal end;
+// dense is the window list from 0), Tiles::kStages deep in cp.async and read through the
+// block table. The tile engine (attention_tiles_sm80.cuh: mma.sync; _sm90.cuh: wgmma)
+// computes scores and P*V; masks, the online softmax and the output are shared. With
+// gridDim.z > 1 each block covers one split of the key tiles and writes fp32 partial
+// output and log2-sum-exp for MergeSplitsKernel.
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include <climits>
+#include <cstdint>
+
+#include "kernels/attention_tiles_sm80.cuh"
+#include "kernels/attention_tiles_sm90.cuh"
+#include "kernels/mma_sm80.cuh"
+
+namespace deltaserve::kernels::detail {
+
+template <int kHeadDim, class Tiles>
+constexpr int AttentionSharedBytes() {
+  // Q, then K and V in Tiles::kStages stages each.
+  return (Tiles::kRows + 2 * Tiles::kStages * Tiles::kKeys) * Tiles::template RowBytes<kHeadDim>();
+}
+
+struct AttentionProblem {
+  const __nv_bfloat16* q;
+  std::int64_t q_row_stride;
+  std::int64_t q_head_stride;
+  __nv_bfloat16* out;
+  std::int64_t out_row_stride;
+  std::int64_t out_head_stride;
+  const int* cu_rows;    // nullptr: sequence s owns row s
+  const int* row_token;  // nullptr: row r reads q row r
+  const int* row_pos;    // nullptr: base_pos[s] + pos_bias + (r - first row of s)
+  const int* base_pos;
+  int pos_bias;
+  const __nv_bfloat16* k;
+  const __nv_bfloat16* v;
+  std::int64_t kv_block_stride;
+  std::int64_t kv_token_stride;
+  std::int64_t kv_head_stride;
+  const int* block_tables;
+  int max_blocks_per_seq;
+  int block_size;
+  int num_heads;
+  int num_kv_heads;
+  int group;            // num_heads / num_kv_heads
+  int tokens_per_tile;  // kTileRows / group
+  float scale_log2;     // softmax scale * log2(e)
+  int sink;
+  int window;       // <= 0: dense causal
+  int split_tiles;  // key tiles per split when gridDim.z > 1
+  int seq_heads;    // num_seqs * num_kv_heads: blockIdx.x is row tile rank * seq_heads + seq head
+  int num_rows;     // rows of the launch, indexes the partial buffers
+  float* partial_out;  // [splits][num_rows][num_heads][head_dim]
+  float* partial_lse;  // [splits][num_rows][num_heads]
+};
+
+// The key tiles one block visits: [first_a, first_a + count_a) then [first_b, ...).
+struct KeyTileList {
+  int first_a, count_a, first_b, count_b;
+  __device__ int size() const { return count_a + count_b; }
+  __device__ int at(int i) const { return i < count_a ? first_a + i : first_b + i - count_a; }
+};
+
+template <int kTileKeys>
+__device__ KeyTileList MakeKeyTileList(const AttentionProblem& p, int pos_min, int pos_max) {
+  const int key_tiles = pos_max / kTileKeys + 1;
+  int sink_end = 0;
+  int window_begin = 0;
+  if (p.window > 0) {
+    sink_end = min((p.sink + kTileKeys - 1) / kTileKeys, key_tiles);
+    window_begin = max(max(pos_min - p.window + 1, 0) / kTileKeys, sink_end);
+  }
+  int split_begin = 0;
+  int split_end = key_tiles;
+  if (gridDim.z > 1) {
+    split_begin = static_cast<int>(blockIdx.z) * p.split_tiles;
+    split_end = min(split_begin + p.split_tiles, key_tiles);
+  }
+  KeyTileList list;
+  list.first_a = split_begin;
+  list.count_a = max(0, min(sink_end, split_end) - split_begin);
+  list.first_b = max(window_begin, split_begin);
+  list.count_b = max(0, split_end - list.first_b);
+  return list;
+}
+
+__device__ inline bool KeyAllowed(int key, int pos, int sink, int window) {
+  return key <= pos && (window <= 0 || key < sink || key > pos - window);
+}
+
+// Element offset of key `key`'s row for this block's KV head in the cache, or -1 for a key
+// past the last query position (never attended; its tile row is zero-filled instead).
+__device__ inline std::int64_t KeyRowOffset(const AttentionProblem& p, int seq, int kv_head,
+                                            int key, int pos_max) {
+  if (key > pos_max) return -1;
+  const int block =
+      p.block_tables[static_cast<std::int64_t>(seq) * p.max_blocks_per_seq + key / p.block_size];
+  return block * p.kv_block_stride + (key % p.block_size) * p.kv_token_stride +
+         kv_head * p.kv_head_stride;
+}
+
+template <int kHeadDim, class Tiles>
+__global__ void __launch_bounds__(Tiles::kThreads, Tiles::kBlocksPerSm)
+    PagedAttentionKernel(const AttentionProblem p) {
+  constexpr int kTileRows = Tiles::kRows;
+  constexpr int kTileKeys = Tiles::kKeys;
+  constexpr int kKvStages = Tiles::kStages;
+  constexpr int kThreads = Tiles::kThreads;
+  constexpr int kMTiles = Tiles::kMTiles;
+  constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks per row
+  constexpr int kQBytes = kTileRows * Tiles::template RowBytes<kHeadDim>();
+  constexpr int kKvTileBytes = kTileKeys * Tiles::template RowBytes<kHeadDim>();
+  extern __shared__ __align__(128) unsigned char shared[];
+  __shared__ int tile_row[kTileRows];
+  __shared__ int tile_pos[kTileRows];
+  // Cache offsets of the key rows of the tiles in flight, one slot per K/V stage: the
+  // block-table lookup runs once per key row instead of once per 16-byte copy.
+  __shared__ std::int64_t key_offset[kKvStages][kTileKeys];
+  const std::uint32_t q_smem = SharedAddress(shared);
+  const std::uint32_t k_smem = q_smem + kQBytes;
+  const std::uint32_t v_smem = k_smem + kKvStages * kKvTileBytes;
+
+  const int seq_head = static_cast<int>(blockIdx.x) % p.seq_heads;
+  const int seq = seq_head / p.num_kv_heads;
+  const int kv_head = seq_head % p.num_kv_heads;
+  const int seq_first_row = p.cu_rows ? p.cu_rows[seq] : seq;
+  const int seq_rows = p.cu_rows ? p.cu_rows[seq + 1] - seq_first_row : 1;
+  // Causal tiles late in a sequence carry the most keys. Blocks start in blockIdx order,
+  // so ranking tiles longest first across every sequence and head balances the last wave
+  // (it matters when the grid is a few waves, as for anchor rows).
+  const int row_tiles = static_cast<int>(gridDim.x) / p.seq_heads;
+  const int tile = row_tiles - 1 - static_cast<int>(blockIdx.x) / p.seq_heads;
+  const int first_local = tile * p.tokens_per_tile;
+  if (first_local >= seq_rows) return;
+  const int tile_tokens = min(p.tokens_per_tile, seq_rows - first_local);
+  const int valid_rows = tile_tokens * p.group;
+
+  if (static_cast<int>(threadIdx.x) < tile_tokens) {
+    const int local = first_local + static_cast<int>(threadIdx.x);
+    const int row = seq_first_row + local;
+    tile_row[threadIdx.x] = row;
+    tile_pos[threadIdx.x] = p.row_pos ? p.row_pos[row] : p.base_pos[seq] + p.pos_bias + local;
+  }
+  __syncthreads();
+  int pos_min = INT_MAX;
+  int pos_max = -1;
+  for (int t = 0; t < tile_tokens; ++t) {
+    pos_min = min(pos_min, tile_pos[t]);
+    pos_max = max(pos_max, tile_pos[t]);
+  }
+  const KeyTileList tiles = MakeKeyTileList<kTileKeys>(p, pos_min, pos_max);
+
+  // Copy slot idx is row idx % 8 of an 8-row group: 8 lanes fill one 128-byte span of
+  // either shared layout, and 4 lane groups read 64 contiguous bytes of 8 rows.
+  auto copy_row = [](int idx) { return idx % 8 + idx / (8 * kChunks) * 8; };
+  auto copy_chunk = [](int idx) { return idx / 8 % kChunks; };
+  for (int idx = threadIdx.x; idx < kTileRows * kChunks; idx += kThreads) {
+    const int row = copy_row(idx);
+    const int chunk = copy_chunk(idx);
+    const bool valid = row < valid_rows;
+    const __nv_bfloat16* src = p.q;
+    if (valid) {
+      const int out_row = tile_row[row / p.group];
+      const int q_row = p.row_token ? p.row_token[out_row] : out_row;
+      const int head = kv_head * p.group + row % p.group;
+      src += q_row * p.q_row_stride + head * p.q_head_stride + chunk * 8;
+    }
+    CopyAsync16(q_smem + Tiles::template Offset<kHeadDim>(row, chunk), src, valid);
+  }
+  const bool offset_thread = threadIdx.x < kTileKeys;
+  auto key_offset_of_tile = [&](int list_index) {
+    return KeyRowOffset(p, seq, kv_head, tiles.at(list_index) * kTileKeys + static_cast<int>(threadIdx.x),
+                        pos_max);
+  };
+  for (int slot = 0; slot < kKvStages; ++slot) {
+    if (offset_thread && slot < tiles.size()) key_offset[slot][threadIdx.x] = key_offset_of_tile(slot);
+  }
+  __syncthreads();
+  // Tile i lives in K/V stage i % kKvStages and reads its key offsets from the slot of
+  // the same index.
+  auto load_kv_tile = [&](int stage) {
+    for (int idx = threadIdx.x; idx < kTileKeys * kChunks; idx += kThreads) {
+      const int row = copy_row(idx);
+      const int chunk = copy_chunk(idx);
+      const std::int64_t offset = key_offset[stage][row];
+      const bool valid = offset >= 0;
+      const std::int64_t src = valid ? offset + chunk * 8 : 0;
+      const std::uint32_t dst = stage * kKvTileBytes + Tiles::template Offset<kHeadDim>(row, chunk);
+      CopyAsync16(k_smem + dst, p.k + src, valid);
+      CopyAsync16(v_smem + dst, p.v + src, valid);
+    }
+  };
+  for (int stage = 0; stage + 1 < kKvStages; ++stage) {
+    if (stage < tiles.size()) load_kv_tile(stage);
+    CommitAsyncCopies();
+  }
+
+  const int warp = static_cast<int>(threadIdx.x) / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int warp_row0 = warp * kMTiles * 16;
+  // The tile engine's collective unit (a warp, or a warpgroup for wgmma) runs whole when
+  // any of its rows is valid.
+  const bool warp_active = warp_row0 - warp_row0 % Tiles::kUnitRows < valid_rows;
+  // Thread rows: m16 tile m, half h holds row warp_row0 + 16 m + 8 h + lane / 4.
+  int row_pos[kMTiles][2];
+  for (int m = 0; m < kMTiles; ++m) {
+    for (int half = 0; half < 2; ++half) {
+      const int row = warp_row0 + m * 16 + half * 8 + lane / 4;
+      row_pos[m][half] = row < valid_rows ? tile_pos[row / p.group] : -1;
+    }
+  }
+  float acc[kMTiles][kHeadDim / 8][4] = {};
+  float row_max[kMTiles][2];
+  float row_sum[kMTiles][2] = {};
+  for (int m = 0; m < kMTiles; ++m) row_max[m][0] = row_max[m][1] = -INFINITY;
+  for (int i = 0; i < tiles.size(); ++i) {
+    const int stage = i % kKvStages;
+    if (i + kKvStages - 1 < tiles.size()) load_kv_tile((i + kKvStages - 1) % kKvStages);
+    CommitAsyncCopies();
+    // Slot `stage` is free once every thread has issued tile i (before the barrier below).
+    const bool refill_slot = offset_thread && i + kKvStages < tiles.size();
+    const std::int64_t offset_ahead = refill_slot ? key_offset_of_tile(i + kKvStages) : -1;
+    WaitAsyncCopies<kKvStages - 1>();
+    Tiles::PublishSharedTiles();
+    __syncthreads();
+    if (refill_slot) key_offset[stage][threadIdx.x] = offset_ahead;
+    if (warp_active) {
+      float score[kMTiles][kTileKeys / 8][4];
+      Tiles::template Scores<kHeadDim>(score, q_smem, k_smem + stage * kKvTileBytes, warp, lane);
+      const int key_lo = tiles.at(i) * kTileKeys;
+      const int key_hi = key_lo + kTileKeys - 1;
+      const bool whole_tile = key_hi <= pos_min &&
+                              (p.window <= 0 || key_hi < p.sink || key_lo > pos_max - p.window);
+      if (!whole_tile) {
+#pragma unroll
+        for (int m = 0; m < kMTiles; ++m) {
+#pragma unroll
+          for (int t = 0; t < kTileKeys / 8; ++t) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const int key = key_lo + t * 8 + 2 * (lane & 3) + (e & 1);
+              if (!KeyAllowed(key, row_pos[m][e >> 1], p.sink, p.window)) score[m][t][e] = -INFINITY;
+            }
+          }
+        }
+      }
+      float rescales[kMTiles][2];
+      bool max_grew = false;
+#pragma unroll
+      for (int m = 0; m < kMTiles; ++m) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          float tile_max = -INFINITY;
+#pragma unroll
+          for (int t = 0; t < kTileKeys / 8; ++t) {
+            tile_max = fmaxf(tile_max, fmaxf(score[m][t][2 * half], score[m][t][2 * half + 1]));
+          }
+          tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+          tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+          const float new_max = fmaxf(row_max[m][half], tile_max);
+          // A row with no allowed key so far keeps max -inf; subtracting 0 avoids inf - inf.
+          const float shift = new_max == -INFINITY ? 0.f : new_max * p.scale_log2;
+          const float rescale = FastExp2(row_max[m][half] * p.scale_log2 - shift);
+          float tile_sum = 0.f;
+#pragma unroll
+          for (int t = 0; t < kTileKeys / 8; ++t) {
+#pragma unroll
+            for (int e = 2 * half; e < 2 * half + 2; ++e) {
+              score[m][t][e] = FastExp2(score[m][t][e] * p.scale_log2 - shift);
+              tile_sum += score[m][t][e];
+            }
+          }
+          row_sum[m][half] = row_sum[m][half] * rescale + tile_sum;
+          row_max[m][half] = new_max;
+          rescales[m][half] = rescale;
+          max_grew = max_grew || rescale != 1.f;
+        }
+      }
+      // Past the first tiles a row's maximum rarely grows: skip the accumulator rescale
+      // when it grew for no row of the warp.
+      if (__any_sync(0xffffffffu, max_grew)) {
+#pragma unroll
+        for (int m = 0; m < kMTiles; ++m) {
+#pragma unroll
+          for (int d = 0; d < kHeadDim / 8; ++d) {
+            acc[m][d][0] *= rescales[m][0];
+            acc[m][d][1] *= rescales[m][0];
+            acc[m][d][2] *= rescales[m][1];
+            acc[m][d][3] *= rescales[m][1];
+          }
+        }
+      }
+      Tiles::template AccumulatePv<kHeadDim>(acc, score, v_smem + stage * kKvTileBytes, lane);
+    }
+    __syncthreads();  // the next iteration's copies overwrite this stage
+  }
+  WaitAsyncCopies<0>();
+  if (!warp_active) return;
+
+#pragma unroll
+  for (int m = 0; m < kMTiles; ++m) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      float sum = row_sum[m][half];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const int row = warp_row0 + m * 16 + half * 8 + lane / 4;
+      if (row >= valid_rows) continue;
+      const int out_row = tile_row[row / p.group];
+      const int head = kv_head * p.group + row % p.group;
+      const float inv_sum = sum > 0.f ? 1.f / sum : 0.f;
+      if (gridDim.z == 1) {
+        __nv_bfloat16* dst = p.out + out_row * p.out_row_stride + head * p.out_head_stride;
+#pragma unroll
+        for (int d = 0; d < kHeadDim / 8; ++d) {
+          *reinterpret_cast<__nv_bfloat162*>(dst + d * 8 + 2 * (lane & 3)) = __floats2bfloat162_rn(
+              acc[m][d][2 * half] * inv_sum, acc[m][d][2 * half + 1] * inv_sum);
+        }
+      } else {
+        const std::int64_t slot =
+            (static_cast<std::int64_t>(blockIdx.z) * p.num_rows + out_row) * p.num_heads + head;
+        float* dst = p.partial_out + slot * kHeadDim;
+#pragma unroll
+        for (int d = 0; d < kHeadDim / 8; ++d) {
+          *reinterpret_cast<float2*>(dst + d * 8 + 2 * (lane & 3)) =
+              make_float2(acc[m][d][2 * half] * inv_sum, acc[m][d][2 * half + 1] * inv_sum);
+        }
+        if ((lane & 3) == 0) {
+          p.partial_lse[slot] =
+              sum > 0.f ? row_max[m][half] * p.scale_log2 + log2f(sum) : -INFINITY;
+        }
+      }
+    }
+  }
+}
+
+// Combines the per-split partial outputs of one (row, head) per warp, weighted by
+// exp2(lse_split - max lse).
+template <int kHeadDim>
+__global__ void MergeSplitsKernel(const float* partial_out, const float* partial_lse,
+                                  int splits, int num_rows, int num_heads,
+                                  __nv_bfloat16* out, std::int64_t out_row_stride,
+                                  std::int64_t out_head_stride) {
+  constexpr int kPerLane = kHeadDim / 32;
+  const std::int64_t slot = static_cast<std::int64_t>(blockIdx.x) * (blockDim.x / 32) +
+                            threadIdx.x / 32;
+  const std::int64_t slots = static_cast<std::int64_t>(num_rows) * num_heads;
+  if (slot >= slots) return;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  float max_lse = -INFINITY;
+  for (int z = 0; z < splits; ++z) max_lse = fmaxf(max_lse, partial_lse[z * slots + slot]);
+  float acc[kPerLane] = {};
+  float weight_sum = 0.f;
+  for (int z = 0; z < splits; ++z) {
+    const float lse = partial_lse[z * slots + slot];
+    if (lse == -INFINITY) continue;
+    const float weight = exp2f(lse - max_lse);
+    weight_sum += weight;
+    const float* src = partial_out + (z * slots + slot) * kHeadDim;
+#pragma unroll
+    for (int c = 0; c < kPerLane; ++c) acc[c] += weight * src[lane + 32 * c];
+  }
+  const float inv = weight_sum > 0.f ? 1.f / weight_sum : 0.f;
+  const std::int64_t row = slot / num_heads;
+  const std::int64_t head = slot % num_heads;
+  __nv_bfloat16* dst = out + row * out_row_stride + head * out_head_stride;
+#pragma unroll
+  for (int c = 0; c < kPerLane; ++c) dst[lane + 32 * c] = __float2bfloat16(acc[c] * inv);
+}
+
+}  // namespace deltaserve::kernels::detail
