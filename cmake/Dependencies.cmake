@@ -16,3 +16,12 @@ endif()
 add_library(deltaserve_torch INTERFACE)
 target_link_libraries(deltaserve_torch INTERFACE ${TORCH_LIBRARIES})
 target_include_directories(deltaserve_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+
+# The serving side: gRPC + protobuf for the wire contract, prometheus-cpp (core only:
+# registry and text format) behind cpp-httplib for /metrics (DESIGN.md says why not
+# civetweb).
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+find_package(prometheus-cpp CONFIG REQUIRED)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)

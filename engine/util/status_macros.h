@@ -15,8 +15,11 @@
     if (!ds_status_.ok()) return ds_status_;      \
   } while (0)
 
+// The extra NAMED step turns the generated name into one identifier before it is used
+// three times: GCC re-reads __LINE__ per use when a call spans several lines.
 #define DS_ASSIGN_OR_RETURN(lhs, expr) \
-  DS_ASSIGN_OR_RETURN_IMPL(DS_CONCAT(ds_statusor_, __LINE__), lhs, expr)
+  DS_ASSIGN_OR_RETURN_NAMED(DS_CONCAT(ds_statusor_, __LINE__), lhs, expr)
+#define DS_ASSIGN_OR_RETURN_NAMED(statusor, lhs, expr) DS_ASSIGN_OR_RETURN_IMPL(statusor, lhs, expr)
 
 #define DS_ASSIGN_OR_RETURN_IMPL(statusor, lhs, expr) \
   auto statusor = (expr);                             \

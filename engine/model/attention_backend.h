@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "absl/types/span.h"
+#include "engine/attention/prefill_attention.h"
+#include "engine/cache/kv_cache.h"
+
+namespace deltaserve {
+
+// One sequence's share of a forward batch.
+struct AttentionSequence {
+  int64_t first_row = 0;       // its first row in the batch's token dimension
+  int64_t num_queries = 0;     // rows it has in this step
+  int64_t start_position = 0;  // tokens of it already in the cache = position of its first row
+  int64_t prompt_len = 0;      // delta attention's anchors and tail are laid on the prompt
+  absl::Span<const int32_t> block_table;
+  AttentionConfig config;
+};
+
+struct AttentionBatch {
+  std::vector<AttentionSequence> sequences;
+  at::Tensor slots;  // [T] int64: where each row's K and V go in the paged cache
+};
+
+// Attention over the paged KV cache for a ragged batch: stores the batch's new K/V,
+// then attends every sequence's queries over its cached keys through its block table.
+class AttentionBackend {
+ public:
+  virtual ~AttentionBackend() = default;
+  // q [T, H, d], k and v [T, Hkv, d] -> [T, H, d].
+  virtual at::Tensor Forward(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                             const AttentionBatch& batch) = 0;
+};
+
+// The CPU reference: float32, one sequence at a time, so a sequence's result does not
+// depend on what else is in the batch.
+class CpuPagedAttention : public AttentionBackend {
+ public:
+  explicit CpuPagedAttention(KvCache& cache) : cache_(cache) {}
+  at::Tensor Forward(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     const AttentionBatch& batch) override;
+
+ private:
+  KvCache& cache_;
+};
+
+}  // namespace deltaserve

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "engine/model/attention_backend.h"
+#include "engine/model/llama_weights.h"
+#include "engine/model/model_config.h"
+#include "engine/model/rope.h"
+
+namespace deltaserve {
+
+// The rows of one forward step: tokens of many sequences laid end to end.
+struct ForwardBatch {
+  at::Tensor token_ids;  // [T] int64
+  at::Tensor positions;  // [T] int64
+  AttentionBatch attention;
+  at::Tensor logit_rows;  // [N] int64: the rows whose next-token logits are wanted
+};
+
+// The Llama decoder (embedding, RMSNorm, RoPE, GQA attention, SwiGLU MLP, final norm,
+// tied or untied head) as transformers computes it, on libtorch.
+class LlamaModel {
+ public:
+  LlamaModel(ModelConfig config, LlamaWeights weights);
+
+  // Logits [N, vocab] float32 for batch.logit_rows.
+  at::Tensor Forward(const ForwardBatch& batch, AttentionBackend& attention) const;
+
+  const ModelConfig& config() const { return config_; }
+
+ private:
+  // Fused projections: one GEMM for q, k and v, one for gate and up.
+  struct Layer {
+    at::Tensor input_norm;
+    at::Tensor qkv_proj;  // [(H + 2 Hkv) d, hidden]
+    at::Tensor o_proj;
+    at::Tensor post_attention_norm;
+    at::Tensor gate_up_proj;  // [2 ffn, hidden]
+    at::Tensor down_proj;
+  };
+
+  at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const;
+  at::Tensor Attention(int64_t layer, const at::Tensor& hidden, const ForwardBatch& batch,
+                       AttentionBackend& attention) const;
+  at::Tensor Mlp(const Layer& layer, const at::Tensor& hidden) const;
+
+  ModelConfig config_;
+  RotaryEmbedding rope_;
+  at::Tensor embed_tokens_;
+  std::vector<Layer> layers_;
+  at::Tensor norm_;
+  at::Tensor lm_head_;
+  std::shared_ptr<const void> mapping_;
+};
+
+}  // namespace deltaserve

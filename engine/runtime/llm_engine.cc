@@ -1,0 +1,191 @@
+#include "engine/runtime/llm_engine.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/util/status_macros.h"
+
+namespace deltaserve {
+
+absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_config, LlamaWeights weights,
+                                                             std::shared_ptr<const Tokenizer> tokenizer,
+                                                             const EngineConfig& config) {
+  EngineConfig resolved = config;
+  if (resolved.max_model_len <= 0) resolved.max_model_len = model_config.max_position_embeddings;
+  if (resolved.block_size < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("block_size: must be at least 1, got ", resolved.block_size));
+  }
+  if (resolved.max_num_seqs < 1 || resolved.max_num_batched_tokens < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("max_num_seqs and max_num_batched_tokens must be at least 1, got ",
+                                                   resolved.max_num_seqs, " and ", resolved.max_num_batched_tokens));
+  }
+  KvCacheShape shape{model_config.num_hidden_layers, 0, resolved.block_size, model_config.num_key_value_heads,
+                     model_config.head_dim};
+  const int64_t bytes_per_block = KvCache::BytesPerBlock(shape, at::kFloat);
+  shape.num_blocks = resolved.kv_cache_bytes / bytes_per_block;
+  if (shape.num_blocks < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("kv_cache_bytes: ", resolved.kv_cache_bytes,
+                                                   " bytes hold no block; one block of ", resolved.block_size,
+                                                   " tokens takes ", bytes_per_block, " bytes"));
+  }
+  try {
+    return std::unique_ptr<LLMEngine>(
+        new LLMEngine(std::move(model_config), std::move(weights), std::move(tokenizer), resolved, shape));
+  } catch (const c10::Error& e) {
+    return absl::ResourceExhaustedError(absl::StrCat("creating the engine (KV cache of ", shape.num_blocks,
+                                                     " blocks): ", e.what_without_backtrace()));
+  }
+}
+
+LLMEngine::LLMEngine(ModelConfig model_config, LlamaWeights weights, std::shared_ptr<const Tokenizer> tokenizer,
+                     const EngineConfig& config, const KvCacheShape& cache_shape)
+    : config_(config),
+      model_(std::move(model_config), std::move(weights)),
+      tokenizer_(std::move(tokenizer)),
+      cache_(cache_shape, at::kFloat),
+      attention_(cache_),
+      block_manager_(cache_shape.num_blocks, cache_shape.block_size),
+      scheduler_(SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}, block_manager_),
+      runner_(model_, cache_, attention_) {}
+
+absl::Status LLMEngine::Validate(const GenerationRequest& request) const {
+  if (request.request_id.empty()) return absl::InvalidArgumentError("request_id: must not be empty");
+  if (requests_.count(request.request_id) != 0) {
+    return absl::AlreadyExistsError(absl::StrCat("request_id: '", request.request_id, "' is already running"));
+  }
+  const int64_t prompt_len = static_cast<int64_t>(request.prompt_token_ids.size());
+  if (prompt_len == 0) return absl::InvalidArgumentError("prompt: has no tokens");
+  const int64_t vocab = model_.config().vocab_size;
+  for (int64_t i = 0; i < prompt_len; ++i) {
+    const int32_t id = request.prompt_token_ids[i];
+    if (id < 0 || id >= vocab) {
+      return absl::InvalidArgumentError(absl::StrCat("prompt_token_ids[", i, "]: ", id,
+                                                     " is outside the vocabulary [0, ", vocab, ")"));
+    }
+  }
+  SamplingLimits limits;
+  limits.vocab_size = vocab;
+  limits.max_tokens = config_.max_model_len;
+  limits.max_logprobs = config_.max_logprobs;
+  DS_RETURN_IF_ERROR(ValidateSamplingParams(request.sampling, limits));
+  const int64_t total = prompt_len + request.sampling.max_tokens;
+  if (total > config_.max_model_len) {
+    return absl::InvalidArgumentError(absl::StrCat("prompt: ", prompt_len, " tokens plus max_tokens ",
+                                                   request.sampling.max_tokens, " exceed max_model_len ",
+                                                   config_.max_model_len));
+  }
+  if (block_manager_.BlocksFor(total) > block_manager_.num_blocks()) {
+    return absl::InvalidArgumentError(absl::StrCat("prompt: ", prompt_len, " tokens plus max_tokens ",
+                                                   request.sampling.max_tokens, " need ",
+                                                   block_manager_.BlocksFor(total), " KV-cache blocks, the cache has ",
+                                                   block_manager_.num_blocks()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LLMEngine::AddRequest(GenerationRequest request) {
+  DS_RETURN_IF_ERROR(Validate(request));
+  const uint64_t seed = request.sampling.seed.value_or(seed_source_());
+  auto seq = std::make_unique<Sequence>(request.request_id, std::move(request.prompt_token_ids),
+                                        std::move(request.sampling), request.attention, request.priority, seed,
+                                        next_arrival_++);
+  Sequence* raw = seq.get();
+  requests_.emplace(request.request_id, Request{std::move(seq), OutputText(tokenizer_.get(), raw->sampling.stop)});
+  scheduler_.Add(raw);
+  return absl::OkStatus();
+}
+
+FinishReason LLMEngine::CheckFinished(const Sequence& seq, int32_t token) const {
+  const SamplingParams& sampling = seq.sampling;
+  const std::vector<int32_t>& eos = model_.config().eos_token_ids;
+  if (!sampling.ignore_eos && std::find(eos.begin(), eos.end(), token) != eos.end()) return FinishReason::kEos;
+  if (std::find(sampling.stop_token_ids.begin(), sampling.stop_token_ids.end(), token) !=
+      sampling.stop_token_ids.end()) {
+    return FinishReason::kStop;
+  }
+  if (seq.num_output_tokens() >= sampling.max_tokens || seq.num_tokens() >= config_.max_model_len) {
+    return FinishReason::kLength;
+  }
+  return FinishReason::kNone;
+}
+
+RequestOutput LLMEngine::Finish(Request& request, FinishReason reason, RequestOutput output) {
+  Sequence& seq = *request.seq;
+  seq.status = SequenceStatus::kFinished;
+  seq.finish_reason = reason;
+  output.finished = true;
+  output.finish_reason = reason;
+  output.prompt_tokens = seq.num_prompt_tokens;
+  output.completion_tokens = seq.num_output_tokens();
+  output.cached_prompt_tokens = seq.num_cached_prompt_tokens;
+  scheduler_.Remove(&seq);
+  requests_.erase(seq.request_id);
+  return output;
+}
+
+absl::StatusOr<RequestOutput> LLMEngine::AcceptToken(Request& request, const SampledToken& sampled) {
+  Sequence& seq = *request.seq;
+  seq.token_ids.push_back(sampled.token);
+  RequestOutput output;
+  output.request_id = seq.request_id;
+  output.token_ids.push_back(sampled.token);
+  if (seq.sampling.logprobs > 0) output.logprobs.push_back(sampled);
+  DS_ASSIGN_OR_RETURN(OutputText::Update update, request.text.Append(sampled.token));
+  output.text = std::move(update.text);
+  FinishReason reason = CheckFinished(seq, sampled.token);
+  if (update.stopped && reason != FinishReason::kEos) reason = FinishReason::kStop;
+  if (reason == FinishReason::kNone) return output;
+  if (!update.stopped) {
+    DS_ASSIGN_OR_RETURN(std::string rest, request.text.Finish());
+    output.text += rest;
+  }
+  return Finish(request, reason, std::move(output));
+}
+
+std::vector<RequestOutput> LLMEngine::Abort(const std::string& request_id) {
+  auto it = requests_.find(request_id);
+  if (it == requests_.end()) return {};
+  RequestOutput output;
+  output.request_id = request_id;
+  return {Finish(it->second, FinishReason::kCancelled, std::move(output))};
+}
+
+absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
+  std::vector<ScheduledSequence> scheduled = scheduler_.Schedule();
+  std::vector<RequestOutput> outputs;
+  if (scheduled.empty()) return outputs;
+  StepLogits step;
+  try {
+    step = runner_.Run(scheduled);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("forward pass: ", e.what_without_backtrace()));
+  }
+  for (const ScheduledSequence& item : scheduled) {
+    item.seq->num_computed_tokens += item.num_new_tokens;
+    block_manager_.CacheComputedBlocks(*item.seq);
+  }
+  for (size_t row = 0; row < step.owners.size(); ++row) {
+    Sequence& seq = *step.owners[row];
+    const SampledToken sampled = SampleToken(step.logits[static_cast<int64_t>(row)], seq.token_ids,
+                                             static_cast<size_t>(seq.num_output_tokens()), seq.sampling, seq.rng);
+    DS_ASSIGN_OR_RETURN(RequestOutput output, AcceptToken(requests_.at(seq.request_id), sampled));
+    outputs.push_back(std::move(output));
+  }
+  return outputs;
+}
+
+EngineStats LLMEngine::stats() const {
+  EngineStats stats;
+  stats.running = scheduler_.num_running();
+  stats.waiting = scheduler_.num_waiting();
+  stats.kv_cache_usage = 1.0 - static_cast<double>(block_manager_.num_free_blocks()) / block_manager_.num_blocks();
+  stats.preemptions = scheduler_.num_preemptions();
+  stats.prefix_cache_queries = block_manager_.prefix_cache_queries();
+  stats.prefix_cache_hits = block_manager_.prefix_cache_hits();
+  return stats;
+}
+
+}  // namespace deltaserve

@@ -1,0 +1,111 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/cache/kv_cache.h"
+#include "engine/model/attention_backend.h"
+#include "engine/model/llama_model.h"
+#include "engine/runtime/block_manager.h"
+#include "engine/runtime/model_runner.h"
+#include "engine/runtime/output_text.h"
+#include "engine/runtime/scheduler.h"
+#include "engine/runtime/sequence.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace deltaserve {
+
+struct EngineConfig {
+  int64_t max_num_seqs = 64;
+  int64_t max_num_batched_tokens = 2048;
+  int64_t max_model_len = 0;  // 0: the model's max_position_embeddings
+  int64_t block_size = 16;
+  int64_t kv_cache_bytes = int64_t{1} << 30;
+  int32_t max_logprobs = 20;
+};
+
+struct GenerationRequest {
+  std::string request_id;
+  std::vector<int32_t> prompt_token_ids;
+  SamplingParams sampling;
+  AttentionConfig attention;
+  int32_t priority = 0;  // lower runs first
+};
+
+// What one step produced for one request: the new tokens and text since the last
+// output, and at the end the finish reason and token counts.
+struct RequestOutput {
+  std::string request_id;
+  std::vector<int32_t> token_ids;
+  std::string text;
+  std::vector<SampledToken> logprobs;  // one per token when the request asked for logprobs
+  bool finished = false;
+  FinishReason finish_reason = FinishReason::kNone;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t cached_prompt_tokens = 0;
+};
+
+struct EngineStats {
+  int64_t running = 0;
+  int64_t waiting = 0;
+  double kv_cache_usage = 0.0;
+  int64_t preemptions = 0;
+  int64_t prefix_cache_queries = 0;
+  int64_t prefix_cache_hits = 0;
+};
+
+// The engine loop: requests in, one Step() at a time (schedule, run the model over the
+// paged cache, sample, detokenize, check stop conditions), outputs out.
+class LLMEngine {
+ public:
+  // tokenizer may be null: requests then come as token ids and outputs carry no text.
+  static absl::StatusOr<std::unique_ptr<LLMEngine>> Create(ModelConfig model_config, LlamaWeights weights,
+                                                           std::shared_ptr<const Tokenizer> tokenizer,
+                                                           const EngineConfig& config);
+
+  // INVALID_ARGUMENT (naming the field and the limit) for anything the engine cannot run.
+  absl::Status AddRequest(GenerationRequest request);
+  // Finishes the request as cancelled at once and frees its blocks; unknown ids are ignored.
+  std::vector<RequestOutput> Abort(const std::string& request_id);
+  absl::StatusOr<std::vector<RequestOutput>> Step();
+
+  bool HasUnfinishedRequests() const { return !requests_.empty(); }
+  EngineStats stats() const;
+  const ModelConfig& model_config() const { return model_.config(); }
+  const Tokenizer* tokenizer() const { return tokenizer_.get(); }
+  const EngineConfig& config() const { return config_; }
+
+ private:
+  struct Request {
+    std::unique_ptr<Sequence> seq;
+    OutputText text;
+  };
+
+  LLMEngine(ModelConfig model_config, LlamaWeights weights, std::shared_ptr<const Tokenizer> tokenizer,
+            const EngineConfig& config, const KvCacheShape& cache_shape);
+
+  absl::Status Validate(const GenerationRequest& request) const;
+  absl::StatusOr<RequestOutput> AcceptToken(Request& request, const SampledToken& sampled);
+  FinishReason CheckFinished(const Sequence& seq, int32_t token) const;
+  RequestOutput Finish(Request& request, FinishReason reason, RequestOutput output);
+
+  EngineConfig config_;
+  LlamaModel model_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  KvCache cache_;
+  CpuPagedAttention attention_;
+  BlockManager block_manager_;
+  Scheduler scheduler_;
+  ModelRunner runner_;
+  std::map<std::string, Request> requests_;
+  uint64_t next_arrival_ = 0;
+  std::mt19937_64 seed_source_{std::random_device{}()};
+};
+
+}  // namespace deltaserve

@@ -1,0 +1,47 @@
+#include "engine/runtime/model_runner.h"
+
+#include <ATen/ATen.h>
+
+namespace deltaserve {
+
+ModelRunner::ModelRunner(const LlamaModel& model, KvCache& cache, AttentionBackend& attention)
+    : model_(model), cache_(cache), attention_(attention) {}
+
+ForwardBatch ModelRunner::BuildBatch(const std::vector<ScheduledSequence>& scheduled,
+                                     std::vector<Sequence*>* owners) const {
+  const int64_t block_size = cache_.shape().block_size;
+  std::vector<int64_t> tokens, positions, slots, logit_rows;
+  ForwardBatch batch;
+  for (const ScheduledSequence& item : scheduled) {
+    const Sequence& seq = *item.seq;
+    const int64_t first_row = static_cast<int64_t>(tokens.size());
+    for (int64_t pos = seq.num_computed_tokens; pos < seq.num_computed_tokens + item.num_new_tokens; ++pos) {
+      tokens.push_back(seq.token_ids[pos]);
+      positions.push_back(pos);
+      slots.push_back(static_cast<int64_t>(seq.block_table[pos / block_size]) * block_size + pos % block_size);
+    }
+    batch.attention.sequences.push_back(AttentionSequence{first_row, item.num_new_tokens, seq.num_computed_tokens,
+                                                          seq.num_prompt_tokens, seq.block_table, seq.attention});
+    if (seq.num_computed_tokens + item.num_new_tokens == seq.num_tokens()) {
+      logit_rows.push_back(static_cast<int64_t>(tokens.size()) - 1);
+      owners->push_back(item.seq);
+    }
+  }
+  auto to_tensor = [](const std::vector<int64_t>& values) {
+    return at::tensor(at::ArrayRef<int64_t>(values), at::kLong);
+  };
+  batch.token_ids = to_tensor(tokens);
+  batch.positions = to_tensor(positions);
+  batch.attention.slots = to_tensor(slots);
+  batch.logit_rows = to_tensor(logit_rows);
+  return batch;
+}
+
+StepLogits ModelRunner::Run(const std::vector<ScheduledSequence>& scheduled) const {
+  StepLogits result;
+  ForwardBatch batch = BuildBatch(scheduled, &result.owners);
+  result.logits = model_.Forward(batch, attention_);
+  return result;
+}
+
+}  // namespace deltaserve

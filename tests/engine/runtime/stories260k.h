@@ -1,0 +1,77 @@
+#pragma once
+
+// stories260K (../shared/models) as an engine, for tests that need a real model.
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "engine/runtime/llm_engine.h"
+#include "engine/runtime/model_source.h"
+
+namespace deltaserve::testing {
+
+inline std::string Stories260KDir() { return std::string(DELTASERVE_SHARED_MODELS_DIR) + "/stories260K"; }
+
+inline nlohmann::json Stories260KGolden() {
+  std::ifstream in(Stories260KDir() + "/golden.json");
+  return nlohmann::json::parse(in);
+}
+
+inline EngineConfig SmallEngineConfig() {
+  EngineConfig config;
+  config.kv_cache_bytes = 16 << 20;
+  return config;
+}
+
+inline std::unique_ptr<LLMEngine> MakeStories260KEngine(const EngineConfig& config = SmallEngineConfig()) {
+  absl::StatusOr<ModelSource> source = LoadModelSource(Stories260KDir(), LoadFormat::kSafetensors);
+  EXPECT_TRUE(source.ok()) << source.status();
+  if (!source.ok()) return nullptr;
+  absl::StatusOr<std::unique_ptr<LLMEngine>> engine =
+      LLMEngine::Create(std::move(source->config), std::move(source->weights), source->tokenizer, config);
+  EXPECT_TRUE(engine.ok()) << engine.status();
+  return engine.ok() ? *std::move(engine) : nullptr;
+}
+
+inline SamplingParams Greedy(int64_t max_tokens) {
+  SamplingParams params;
+  params.temperature = 0.0f;
+  params.max_tokens = max_tokens;
+  return params;
+}
+
+inline AttentionConfig DenseAttention() { return AttentionConfig{AttentionMode::kDense, 2048, 1024, 64}; }
+
+struct Completion {
+  std::vector<int32_t> ids;
+  std::string text;
+  FinishReason finish_reason = FinishReason::kNone;
+  int64_t cached_prompt_tokens = 0;
+};
+
+// Runs the engine until every request finished; completions by request id.
+inline std::map<std::string, Completion> RunToCompletion(LLMEngine& engine) {
+  std::map<std::string, Completion> completions;
+  while (engine.HasUnfinishedRequests()) {
+    absl::StatusOr<std::vector<RequestOutput>> outputs = engine.Step();
+    EXPECT_TRUE(outputs.ok()) << outputs.status();
+    if (!outputs.ok()) break;
+    for (const RequestOutput& output : *outputs) {
+      Completion& completion = completions[output.request_id];
+      completion.ids.insert(completion.ids.end(), output.token_ids.begin(), output.token_ids.end());
+      completion.text += output.text;
+      if (output.finished) {
+        completion.finish_reason = output.finish_reason;
+        completion.cached_prompt_tokens = output.cached_prompt_tokens;
+      }
+    }
+  }
+  return completions;
+}
+
+}  // namespace deltaserve::testing
