@@ -13,11 +13,9 @@ namespace deltaserve::kernels {
 namespace {
 
 using detail::AttentionProblem;
-using detail::Sm80Tiles;
-using detail::Sm90Tiles;
 
 constexpr int kMaxSplits = 64;
-constexpr int kMinKeysPerSplit = 256;  // fewer makes the merge cost more than it saves
+constexpr int kMinKeyTilesPerSplit = 8;  // 256 keys; fewer makes the merge cost more than it saves
 
 int CeilDiv(std::int64_t a, std::int64_t b) { return static_cast<int>((a + b - 1) / b); }
 
@@ -36,7 +34,7 @@ bool ValidRows(const RowTensor& t) {
 
 bool ValidHeads(int num_heads, const PagedKvCache& cache) {
   return num_heads > 0 && num_heads % cache.num_kv_heads == 0 &&
-         num_heads / cache.num_kv_heads <= std::min(Sm80Tiles::kRows, Sm90Tiles::kRows);
+         num_heads / cache.num_kv_heads <= detail::kTileRows;
 }
 
 AttentionProblem MakeProblem(const RowTensor& q, const RowTensor& out, int num_heads,
@@ -59,72 +57,22 @@ AttentionProblem MakeProblem(const RowTensor& q, const RowTensor& out, int num_h
   p.num_heads = num_heads;
   p.num_kv_heads = cache.num_kv_heads;
   p.group = num_heads / cache.num_kv_heads;
+  p.tokens_per_tile = detail::kTileRows / p.group;
   p.scale_log2 = scale * static_cast<float>(M_LOG2E);
   p.sink = mask.sink;
   p.window = mask.window;
   return p;
 }
 
-// What one launch covers. A null workspace means no key split.
-struct LaunchShape {
-  int num_seqs = 0;
-  int max_rows_per_seq = 0;
-  int max_position = 0;  // upper bound of the row positions, sizes the key split
-  void* workspace = nullptr;
-  std::size_t workspace_bytes = 0;
-};
-
-int DeviceAttribute(cudaDeviceAttr attribute, int fallback) {
-  int device = 0;
-  int value = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&value, attribute, device) != cudaSuccess) {
-    return fallback;
-  }
-  return value;
-}
-
-// The wgmma engine is built for sm_90a and serves head_dim 128; all else runs mma.sync.
-bool UseHopperTiles(int head_dim) {
-  return head_dim == 128 && DeviceAttribute(cudaDevAttrComputeCapabilityMajor, 0) == 9 &&
-         DeviceAttribute(cudaDevAttrComputeCapabilityMinor, 0) == 0;
-}
-
-// Splits the key range until `blocks` fill about two waves, within the workspace; sets the
-// split fields of p and returns the number of splits.
-template <class Tiles>
-int ChooseSplits(AttentionProblem& p, int head_dim, const LaunchShape& shape, std::int64_t blocks) {
-  const int key_tiles = shape.max_position / Tiles::kKeys + 1;
-  const std::size_t split_bytes = GatheredAttentionWorkspaceBytes(p.num_rows, p.num_heads, head_dim, 1);
-  const int min_tiles_per_split = CeilDiv(kMinKeysPerSplit, Tiles::kKeys);
-  std::int64_t splits = CeilDiv(2 * DeviceAttribute(cudaDevAttrMultiProcessorCount, 1), blocks);
-  splits = std::min<std::int64_t>({splits, CeilDiv(key_tiles, min_tiles_per_split), kMaxSplits,
-                                   static_cast<std::int64_t>(shape.workspace_bytes / split_bytes)});
-  splits = std::max<std::int64_t>(splits, 1);
-  p.split_tiles = CeilDiv(key_tiles, splits);
-  const int used_splits = CeilDiv(key_tiles, p.split_tiles);
-  if (used_splits > 1) {
-    p.partial_out = static_cast<float*>(shape.workspace);
-    p.partial_lse = p.partial_out + static_cast<std::int64_t>(p.num_rows) * p.num_heads * head_dim * used_splits;
-  }
-  return used_splits;
-}
-
-template <int kHeadDim, class Tiles>
-cudaError_t LaunchWith(AttentionProblem p, const LaunchShape& shape, cudaStream_t stream) {
-  if (shape.max_rows_per_seq <= 0) return cudaSuccess;
-  p.tokens_per_tile = Tiles::kRows / p.group;
-  const std::int64_t seq_heads = static_cast<std::int64_t>(shape.num_seqs) * p.num_kv_heads;
-  const std::int64_t blocks = CeilDiv(shape.max_rows_per_seq, p.tokens_per_tile) * seq_heads;
-  if (blocks > INT_MAX) return cudaErrorInvalidValue;
-  p.seq_heads = static_cast<int>(seq_heads);
-  const int splits = shape.workspace ? ChooseSplits<Tiles>(p, kHeadDim, shape, blocks) : 1;
-
-  constexpr int kSmem = detail::AttentionSharedBytes<kHeadDim, Tiles>();
-  const auto kernel = detail::PagedAttentionKernel<kHeadDim, Tiles>;
+template <int kHeadDim>
+cudaError_t LaunchKernels(const AttentionProblem& p, int max_rows_per_seq, int splits,
+                          cudaStream_t stream) {
+  constexpr int kSmem = detail::AttentionSharedBytes<kHeadDim>();
+  const auto kernel = detail::PagedAttentionKernel<kHeadDim>;
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
   if (err != cudaSuccess) return err;
-  kernel<<<dim3(static_cast<unsigned>(blocks), 1, splits), Tiles::kThreads, kSmem, stream>>>(p);
+  const dim3 grid(CeilDiv(max_rows_per_seq, p.tokens_per_tile) * p.seq_heads, 1, splits);
+  kernel<<<grid, detail::kAttentionThreads, kSmem, stream>>>(p);
   err = cudaGetLastError();
   if (err != cudaSuccess || splits == 1) return err;
   constexpr int kWarpsPerBlock = 4;
@@ -135,11 +83,45 @@ cudaError_t LaunchWith(AttentionProblem p, const LaunchShape& shape, cudaStream_
   return cudaGetLastError();
 }
 
-cudaError_t Launch(const AttentionProblem& p, int head_dim, const LaunchShape& shape,
-                   cudaStream_t stream) {
-  if (head_dim == 64) return LaunchWith<64, Sm80Tiles>(p, shape, stream);
-  return UseHopperTiles(head_dim) ? LaunchWith<128, Sm90Tiles>(p, shape, stream)
-                                  : LaunchWith<128, Sm80Tiles>(p, shape, stream);
+cudaError_t Launch(AttentionProblem p, int head_dim, int num_seqs, int max_rows_per_seq,
+                   int splits, cudaStream_t stream) {
+  if (max_rows_per_seq <= 0) return cudaSuccess;
+  const std::int64_t seq_heads = static_cast<std::int64_t>(num_seqs) * p.num_kv_heads;
+  if (CeilDiv(max_rows_per_seq, p.tokens_per_tile) * seq_heads > INT_MAX) return cudaErrorInvalidValue;
+  p.seq_heads = static_cast<int>(seq_heads);
+  return head_dim == 64 ? LaunchKernels<64>(p, max_rows_per_seq, splits, stream)
+                        : LaunchKernels<128>(p, max_rows_per_seq, splits, stream);
+}
+
+int MultiprocessorCount() {
+  int device = 0;
+  int count = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    return 1;
+  }
+  return count;
+}
+
+// Splits the key range until the grid fills about two waves, within the workspace.
+cudaError_t LaunchSplit(AttentionProblem p, int head_dim, int num_seqs, int max_rows_per_seq,
+                        int max_position, void* workspace, std::size_t workspace_bytes,
+                        cudaStream_t stream) {
+  const int key_tiles = max_position / detail::kTileKeys + 1;
+  const std::int64_t blocks = static_cast<std::int64_t>(CeilDiv(max_rows_per_seq, p.tokens_per_tile)) *
+                              num_seqs * p.num_kv_heads;
+  const std::size_t split_bytes = GatheredAttentionWorkspaceBytes(p.num_rows, p.num_heads, head_dim, 1);
+  std::int64_t splits = CeilDiv(2 * MultiprocessorCount(), blocks);
+  splits = std::min<std::int64_t>({splits, CeilDiv(key_tiles, kMinKeyTilesPerSplit), kMaxSplits,
+                                   static_cast<std::int64_t>(workspace ? workspace_bytes / split_bytes : 1)});
+  splits = std::max<std::int64_t>(splits, 1);
+  p.split_tiles = CeilDiv(key_tiles, splits);
+  const int used_splits = CeilDiv(key_tiles, p.split_tiles);
+  if (used_splits > 1) {
+    p.partial_out = static_cast<float*>(workspace);
+    p.partial_lse = p.partial_out + static_cast<std::int64_t>(p.num_rows) * p.num_heads * head_dim * used_splits;
+  }
+  return Launch(p, head_dim, num_seqs, max_rows_per_seq, used_splits, stream);
 }
 
 }  // namespace
@@ -157,10 +139,7 @@ cudaError_t PrefillAttention(const PrefillAttentionArgs& a, cudaStream_t stream)
   AttentionProblem p = MakeProblem(a.q, a.out, a.num_heads, a.cache, a.mask, a.softmax_scale);
   p.cu_rows = a.cu_seqlens_q;
   p.base_pos = a.start_pos;
-  LaunchShape shape;
-  shape.num_seqs = a.num_seqs;
-  shape.max_rows_per_seq = a.max_seqlen_q;
-  return Launch(p, a.cache.head_dim, shape, stream);
+  return Launch(p, a.cache.head_dim, a.num_seqs, a.max_seqlen_q, 1, stream);
 }
 
 cudaError_t GatheredAttention(const GatheredAttentionArgs& a, void* workspace,
@@ -176,8 +155,8 @@ cudaError_t GatheredAttention(const GatheredAttentionArgs& a, void* workspace,
   p.row_token = a.row_token;
   p.row_pos = a.row_pos;
   p.num_rows = a.num_rows;
-  return Launch(p, a.cache.head_dim, {a.num_seqs, a.max_rows_per_seq, a.max_position, workspace, workspace_bytes},
-                stream);
+  return LaunchSplit(p, a.cache.head_dim, a.num_seqs, a.max_rows_per_seq, a.max_position,
+                     workspace, workspace_bytes, stream);
 }
 
 cudaError_t DecodeAttention(const DecodeAttentionArgs& a, void* workspace,
@@ -191,8 +170,8 @@ cudaError_t DecodeAttention(const DecodeAttentionArgs& a, void* workspace,
   p.base_pos = a.seq_lens;
   p.pos_bias = -1;  // the query is the last cached token
   p.num_rows = a.num_seqs;
-  return Launch(p, a.cache.head_dim, {a.num_seqs, 1, a.max_seq_len - 1, workspace, workspace_bytes},
-                stream);
+  return LaunchSplit(p, a.cache.head_dim, a.num_seqs, 1, a.max_seq_len - 1, workspace,
+                     workspace_bytes, stream);
 }
 
 }  // namespace deltaserve::kernels

@@ -63,17 +63,6 @@ __device__ __forceinline__ std::uint32_t PackBf16(float lo, float hi) {
   return *reinterpret_cast<const std::uint32_t*>(&packed);
 }
 
-// The A fragment (m16 x k16) of keys 16j..16j+15 from m16n8 accumulators of scores: the
-// accumulator layout of two n8 tiles is the A layout of one k16 slice.
-template <int kTiles>
-__device__ __forceinline__ void PackWeights(std::uint32_t (&frag)[4], const float (&score)[kTiles][4],
-                                            int j) {
-  frag[0] = PackBf16(score[2 * j][0], score[2 * j][1]);
-  frag[1] = PackBf16(score[2 * j][2], score[2 * j][3]);
-  frag[2] = PackBf16(score[2 * j + 1][0], score[2 * j + 1][1]);
-  frag[3] = PackBf16(score[2 * j + 1][2], score[2 * j + 1][3]);
-}
-
 // x through an opaque move. A fragment address derived from it inside a loop cannot be
 // hoisted out as a register of its own; its constant part then folds into the ldmatrix
 // immediate, which keeps the unrolled loops from holding one register per address.

@@ -1,14 +1,14 @@
-// One FlashAttention style kernel behind prefill, gathered (anchor) and decode attention.
+// One FlashAttention-2 style kernel behind prefill, gathered (anchor) and decode attention.
 //
-// A thread block owns a tile of Tiles::kRows query rows of one sequence and one KV head:
-// row r is query token r / group, query head kv_head * group + r % group, so the heads
-// that share a KV head share every K/V tile it loads. It walks a list of Tiles::kKeys-key
-// tiles (the sink tiles, then the tiles from the first window key to the causal end;
-// dense is the window list from 0), Tiles::kStages deep in cp.async and read through the
-// block table. The tile engine (attention_tiles_sm80.cuh: mma.sync; _sm90.cuh: wgmma)
-// computes scores and P*V; masks, the online softmax and the output are shared. With
-// gridDim.z > 1 each block covers one split of the key tiles and writes fp32 partial
-// output and log2-sum-exp for MergeSplitsKernel.
+// A thread block owns a tile of 128 query rows of one sequence and one KV head: row r is
+// query token r / group, query head kv_head * group + r % group, so the heads that share
+// a KV head share every K/V tile it loads. It walks a list of 32-key tiles (the sink
+// tiles, then the tiles from the first window key to the causal end; dense is the window
+// list from 0), kKvStages deep in cp.async and read through the block table. Each of
+// the 4 warps owns 32 rows (two m16 tiles that share every K/V fragment, Q re-read from
+// shared memory) and runs mma.sync m16n8k16 with an online softmax. With gridDim.z > 1
+// each block covers one split of the key tiles and writes fp32 partial output and
+// log2-sum-exp for MergeSplitsKernel.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -16,16 +16,22 @@
 #include <climits>
 #include <cstdint>
 
-#include "kernels/attention_tiles_sm80.cuh"
-#include "kernels/attention_tiles_sm90.cuh"
 #include "kernels/mma_sm80.cuh"
 
 namespace deltaserve::kernels::detail {
 
-template <int kHeadDim, class Tiles>
+constexpr int kTileRows = 128;
+constexpr int kTileKeys = 32;  // 64 would need more than 255 registers at 32 rows per warp
+constexpr int kKvStages = 3;  // K/V tiles in flight: small tiles need more to hide latency
+constexpr int kAttentionWarps = 4;
+constexpr int kAttentionThreads = kAttentionWarps * 32;
+constexpr int kWarpRows = kTileRows / kAttentionWarps;
+constexpr int kWarpMTiles = kWarpRows / 16;
+
+template <int kHeadDim>
 constexpr int AttentionSharedBytes() {
-  // Q, then K and V in Tiles::kStages stages each.
-  return (Tiles::kRows + 2 * Tiles::kStages * Tiles::kKeys) * Tiles::template RowBytes<kHeadDim>();
+  // Q, then K and V in kKvStages stages each.
+  return (kTileRows + 2 * kKvStages * kTileKeys) * PaddedRowBytes<kHeadDim>();
 }
 
 struct AttentionProblem {
@@ -69,8 +75,8 @@ struct KeyTileList {
   __device__ int at(int i) const { return i < count_a ? first_a + i : first_b + i - count_a; }
 };
 
-template <int kTileKeys>
-__device__ KeyTileList MakeKeyTileList(const AttentionProblem& p, int pos_min, int pos_max) {
+__device__ inline KeyTileList MakeKeyTileList(const AttentionProblem& p, int pos_min,
+                                              int pos_max) {
   const int key_tiles = pos_max / kTileKeys + 1;
   int sink_end = 0;
   int window_begin = 0;
@@ -107,17 +113,12 @@ __device__ inline std::int64_t KeyRowOffset(const AttentionProblem& p, int seq, 
          kv_head * p.kv_head_stride;
 }
 
-template <int kHeadDim, class Tiles>
-__global__ void __launch_bounds__(Tiles::kThreads, Tiles::kBlocksPerSm)
+template <int kHeadDim>
+__global__ void __launch_bounds__(kAttentionThreads, 2)
     PagedAttentionKernel(const AttentionProblem p) {
-  constexpr int kTileRows = Tiles::kRows;
-  constexpr int kTileKeys = Tiles::kKeys;
-  constexpr int kKvStages = Tiles::kStages;
-  constexpr int kThreads = Tiles::kThreads;
-  constexpr int kMTiles = Tiles::kMTiles;
   constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks per row
-  constexpr int kQBytes = kTileRows * Tiles::template RowBytes<kHeadDim>();
-  constexpr int kKvTileBytes = kTileKeys * Tiles::template RowBytes<kHeadDim>();
+  constexpr int kQBytes = kTileRows * PaddedRowBytes<kHeadDim>();
+  constexpr int kKvTileBytes = kTileKeys * PaddedRowBytes<kHeadDim>();
   extern __shared__ __align__(128) unsigned char shared[];
   __shared__ int tile_row[kTileRows];
   __shared__ int tile_pos[kTileRows];
@@ -156,15 +157,11 @@ __global__ void __launch_bounds__(Tiles::kThreads, Tiles::kBlocksPerSm)
     pos_min = min(pos_min, tile_pos[t]);
     pos_max = max(pos_max, tile_pos[t]);
   }
-  const KeyTileList tiles = MakeKeyTileList<kTileKeys>(p, pos_min, pos_max);
+  const KeyTileList tiles = MakeKeyTileList(p, pos_min, pos_max);
 
-  // Copy slot idx is row idx % 8 of an 8-row group: 8 lanes fill one 128-byte span of
-  // either shared layout, and 4 lane groups read 64 contiguous bytes of 8 rows.
-  auto copy_row = [](int idx) { return idx % 8 + idx / (8 * kChunks) * 8; };
-  auto copy_chunk = [](int idx) { return idx / 8 % kChunks; };
-  for (int idx = threadIdx.x; idx < kTileRows * kChunks; idx += kThreads) {
-    const int row = copy_row(idx);
-    const int chunk = copy_chunk(idx);
+  for (int idx = threadIdx.x; idx < kTileRows * kChunks; idx += kAttentionThreads) {
+    const int row = idx / kChunks;
+    const int chunk = idx % kChunks;
     const bool valid = row < valid_rows;
     const __nv_bfloat16* src = p.q;
     if (valid) {
@@ -173,7 +170,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, Tiles::kBlocksPerSm)
       const int head = kv_head * p.group + row % p.group;
       src += q_row * p.q_row_stride + head * p.q_head_stride + chunk * 8;
     }
-    CopyAsync16(q_smem + Tiles::template Offset<kHeadDim>(row, chunk), src, valid);
+    CopyAsync16(q_smem + PaddedOffset<kHeadDim>(row, chunk), src, valid);
   }
   const bool offset_thread = threadIdx.x < kTileKeys;
   auto key_offset_of_tile = [&](int list_index) {
@@ -187,13 +184,13 @@ __global__ void __launch_bounds__(Tiles::kThreads, Tiles::kBlocksPerSm)
   // Tile i lives in K/V stage i % kKvStages and reads its key offsets from the slot of
   // the same index.
   auto load_kv_tile = [&](int stage) {
-    for (int idx = threadIdx.x; idx < kTileKeys * kChunks; idx += kThreads) {
-      const int row = copy_row(idx);
-      const int chunk = copy_chunk(idx);
+    for (int idx = threadIdx.x; idx < kTileKeys * kChunks; idx += kAttentionThreads) {
+      const int row = idx / kChunks;
+      const int chunk = idx % kChunks;
       const std::int64_t offset = key_offset[stage][row];
       const bool valid = offset >= 0;
       const std::int64_t src = valid ? offset + chunk * 8 : 0;
-      const std::uint32_t dst = stage * kKvTileBytes + Tiles::template Offset<kHeadDim>(row, chunk);
+      const std::uint32_t dst = stage * kKvTileBytes + PaddedOffset<kHeadDim>(row, chunk);
       CopyAsync16(k_smem + dst, p.k + src, valid);
       CopyAsync16(v_smem + dst, p.v + src, valid);
     }
@@ -205,22 +202,26 @@ __global__ void __launch_bounds__(Tiles::kThreads, Tiles::kBlocksPerSm)
 
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const int lane = static_cast<int>(threadIdx.x) % 32;
-  const int warp_row0 = warp * kMTiles * 16;
-  // The tile engine's collective unit (a warp, or a warpgroup for wgmma) runs whole when
-  // any of its rows is valid.
-  const bool warp_active = warp_row0 - warp_row0 % Tiles::kUnitRows < valid_rows;
+  const int warp_row0 = warp * kWarpRows;
+  const bool warp_active = warp_row0 < valid_rows;
   // Thread rows: m16 tile m, half h holds row warp_row0 + 16 m + 8 h + lane / 4.
-  int row_pos[kMTiles][2];
-  for (int m = 0; m < kMTiles; ++m) {
+  int row_pos[kWarpMTiles][2];
+  for (int m = 0; m < kWarpMTiles; ++m) {
     for (int half = 0; half < 2; ++half) {
       const int row = warp_row0 + m * 16 + half * 8 + lane / 4;
       row_pos[m][half] = row < valid_rows ? tile_pos[row / p.group] : -1;
     }
   }
-  float acc[kMTiles][kHeadDim / 8][4] = {};
-  float row_max[kMTiles][2];
-  float row_sum[kMTiles][2] = {};
-  for (int m = 0; m < kMTiles; ++m) row_max[m][0] = row_max[m][1] = -INFINITY;
+  float acc[kWarpMTiles][kHeadDim / 8][4] = {};
+  float row_max[kWarpMTiles][2];
+  float row_sum[kWarpMTiles][2] = {};
+  for (int m = 0; m < kWarpMTiles; ++m) row_max[m][0] = row_max[m][1] = -INFINITY;
+  // Per-lane ldmatrix addresses: lane group lane / 8 addresses one 8x8 matrix of an x4.
+  const int ld_group = lane >> 3;
+  const std::uint32_t q_lane = q_smem + PaddedOffset<kHeadDim>(warp_row0 + (ld_group & 1) * 8 + (lane & 7), ld_group >> 1);
+  const std::uint32_t k_lane = PaddedOffset<kHeadDim>((ld_group >> 1) * 8 + (lane & 7), ld_group & 1);
+  const std::uint32_t v_lane = PaddedOffset<kHeadDim>((ld_group & 1) * 8 + (lane & 7), ld_group >> 1);
+
   for (int i = 0; i < tiles.size(); ++i) {
     const int stage = i % kKvStages;
     if (i + kKvStages - 1 < tiles.size()) load_kv_tile((i + kKvStages - 1) % kKvStages);
@@ -229,19 +230,40 @@ __global__ void __launch_bounds__(Tiles::kThreads, Tiles::kBlocksPerSm)
     const bool refill_slot = offset_thread && i + kKvStages < tiles.size();
     const std::int64_t offset_ahead = refill_slot ? key_offset_of_tile(i + kKvStages) : -1;
     WaitAsyncCopies<kKvStages - 1>();
-    Tiles::PublishSharedTiles();
     __syncthreads();
     if (refill_slot) key_offset[stage][threadIdx.x] = offset_ahead;
     if (warp_active) {
-      float score[kMTiles][kTileKeys / 8][4];
-      Tiles::template Scores<kHeadDim>(score, q_smem, k_smem + stage * kKvTileBytes, warp, lane);
+      const std::uint32_t q_frags = Opaque(q_lane);
+      const std::uint32_t k_frags = Opaque(k_smem + stage * kKvTileBytes + k_lane);
+      const std::uint32_t v_frags = Opaque(v_smem + stage * kKvTileBytes + v_lane);
+      // Two m16 tiles per warp share every K and V fragment; Q is re-read from shared
+      // memory, which keeps the 32 rows' accumulators within the register budget.
+      float score[kWarpMTiles][kTileKeys / 8][4] = {};
+#pragma unroll
+      for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+        std::uint32_t a[kWarpMTiles][4];
+#pragma unroll
+        for (int m = 0; m < kWarpMTiles; ++m) {
+          LoadMatrixX4(a[m], q_frags + PaddedOffset<kHeadDim>(m * 16, kk * 2));
+        }
+#pragma unroll
+        for (int nn = 0; nn < kTileKeys / 16; ++nn) {
+          std::uint32_t b[4];
+          LoadMatrixX4(b, k_frags + PaddedOffset<kHeadDim>(nn * 16, kk * 2));
+#pragma unroll
+          for (int m = 0; m < kWarpMTiles; ++m) {
+            MmaBf16(score[m][2 * nn], a[m], b[0], b[1]);
+            MmaBf16(score[m][2 * nn + 1], a[m], b[2], b[3]);
+          }
+        }
+      }
       const int key_lo = tiles.at(i) * kTileKeys;
       const int key_hi = key_lo + kTileKeys - 1;
       const bool whole_tile = key_hi <= pos_min &&
                               (p.window <= 0 || key_hi < p.sink || key_lo > pos_max - p.window);
       if (!whole_tile) {
 #pragma unroll
-        for (int m = 0; m < kMTiles; ++m) {
+        for (int m = 0; m < kWarpMTiles; ++m) {
 #pragma unroll
           for (int t = 0; t < kTileKeys / 8; ++t) {
 #pragma unroll
@@ -252,10 +274,10 @@ __global__ void __launch_bounds__(Tiles::kThreads, Tiles::kBlocksPerSm)
           }
         }
       }
-      float rescales[kMTiles][2];
+      float rescales[kWarpMTiles][2];
       bool max_grew = false;
 #pragma unroll
-      for (int m = 0; m < kMTiles; ++m) {
+      for (int m = 0; m < kWarpMTiles; ++m) {
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
           float tile_max = -INFINITY;
@@ -288,7 +310,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, Tiles::kBlocksPerSm)
       // when it grew for no row of the warp.
       if (__any_sync(0xffffffffu, max_grew)) {
 #pragma unroll
-        for (int m = 0; m < kMTiles; ++m) {
+        for (int m = 0; m < kWarpMTiles; ++m) {
 #pragma unroll
           for (int d = 0; d < kHeadDim / 8; ++d) {
             acc[m][d][0] *= rescales[m][0];
@@ -298,7 +320,27 @@ __global__ void __launch_bounds__(Tiles::kThreads, Tiles::kBlocksPerSm)
           }
         }
       }
-      Tiles::template AccumulatePv<kHeadDim>(acc, score, v_smem + stage * kKvTileBytes, lane);
+#pragma unroll
+      for (int j = 0; j < kTileKeys / 16; ++j) {
+        std::uint32_t p_frag[kWarpMTiles][4];
+#pragma unroll
+        for (int m = 0; m < kWarpMTiles; ++m) {
+          p_frag[m][0] = PackBf16(score[m][2 * j][0], score[m][2 * j][1]);
+          p_frag[m][1] = PackBf16(score[m][2 * j][2], score[m][2 * j][3]);
+          p_frag[m][2] = PackBf16(score[m][2 * j + 1][0], score[m][2 * j + 1][1]);
+          p_frag[m][3] = PackBf16(score[m][2 * j + 1][2], score[m][2 * j + 1][3]);
+        }
+#pragma unroll
+        for (int dd = 0; dd < kHeadDim / 16; ++dd) {
+          std::uint32_t b[4];
+          LoadMatrixX4Transposed(b, v_frags + PaddedOffset<kHeadDim>(j * 16, dd * 2));
+#pragma unroll
+          for (int m = 0; m < kWarpMTiles; ++m) {
+            MmaBf16(acc[m][2 * dd], p_frag[m], b[0], b[1]);
+            MmaBf16(acc[m][2 * dd + 1], p_frag[m], b[2], b[3]);
+          }
+        }
+      }
     }
     __syncthreads();  // the next iteration's copies overwrite this stage
   }
@@ -306,7 +348,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, Tiles::kBlocksPerSm)
   if (!warp_active) return;
 
 #pragma unroll
-  for (int m = 0; m < kMTiles; ++m) {
+  for (int m = 0; m < kWarpMTiles; ++m) {
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       float sum = row_sum[m][half];
