@@ -3,72 +3,140 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <cmath>
-#include <string>
+#include <numeric>
 
-#include "absl/strings/str_cat.h"
+#include "engine/attention/delta_layout.h"
+#include "engine/attention/key_visibility.h"
+#include "engine/attention/tiled_attention.h"
 
 namespace deltaserve {
 namespace {
 
-// Bounds the score matrix of one block to kQueryBlock x keys per head.
-constexpr int64_t kQueryBlock = 256;
+std::vector<int64_t> Positions(int64_t begin, int64_t end) {
+  std::vector<int64_t> positions(static_cast<size_t>(std::max<int64_t>(0, end - begin)));
+  std::iota(positions.begin(), positions.end(), begin);
+  return positions;
+}
 
-// Dense causal attention of queries [q_begin, q_end) (rows of q, absolute positions
-// start + row) over keys [0, start + q_end).
-at::Tensor DenseRows(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                     int64_t start, int64_t q_begin, int64_t q_end) {
-  const int64_t heads = q.size(1);
-  const int64_t kv_heads = k.size(1);
-  const int64_t group = heads / kv_heads;
-  const int64_t dim = q.size(2);
-  const int64_t rows = q_end - q_begin;
-  const int64_t keys = start + q_end;
-  // [Hkv, group * rows, d] so that one matmul serves every query head of a KV head.
-  at::Tensor qg = q.slice(0, q_begin, q_end).view({rows, kv_heads, group, dim})
-                      .permute({1, 2, 0, 3}).reshape({kv_heads, group * rows, dim});
-  at::Tensor kk = k.slice(0, 0, keys).permute({1, 2, 0});  // [Hkv, d, keys]
-  at::Tensor vv = v.slice(0, 0, keys).permute({1, 0, 2});  // [Hkv, keys, d]
-  at::Tensor scores = at::matmul(qg, kk).mul_(1.0 / std::sqrt(static_cast<double>(dim)));
-  scores = scores.view({kv_heads, group, rows, keys});
-  at::Tensor query_pos = at::arange(start + q_begin, start + q_end, at::kLong).view({rows, 1});
-  at::Tensor key_pos = at::arange(keys, at::kLong).view({1, keys});
-  scores.masked_fill_(key_pos.gt(query_pos), -std::numeric_limits<float>::infinity());
-  at::Tensor probs = at::softmax(scores, -1).view({kv_heads, group * rows, keys});
-  at::Tensor out = at::matmul(probs, vv);  // [Hkv, group * rows, d]
-  return out.view({kv_heads, group, rows, dim}).permute({2, 0, 1, 3}).reshape({rows, heads, dim});
+// Row indices of `positions` in a tensor whose row 0 is position `first`.
+at::Tensor RowsOf(const std::vector<int64_t>& positions, int64_t first) {
+  return at::tensor(positions, at::kLong).sub_(first);
+}
+
+// The queries of one call [start, end), split by how they are computed.
+struct QueryPlan {
+  int64_t sparse_end;            // queries [start, sparse_end) are sparse
+  std::vector<int64_t> anchors;  // anchors among the sparse queries
+  std::vector<int64_t> dense;    // output rows computed dense: the anchors first, then the rest
+  std::vector<int64_t> probes;   // extra dense queries, measured but not output
+};
+
+QueryPlan PlanQueries(int64_t start, int64_t end, int64_t prompt_len, const AttentionConfig& config) {
+  QueryPlan plan{start, {}, {}, {}};
+  switch (config.mode) {
+    case AttentionMode::kDense:
+      break;
+    case AttentionMode::kSparse:
+      plan.sparse_end = std::clamp(prompt_len, start, end);
+      break;
+    case AttentionMode::kRecompute:
+    case AttentionMode::kDelta: {
+      const DeltaLayout layout(prompt_len, config.lambda);
+      plan.sparse_end = std::clamp(layout.sparse_end(), start, end);
+      plan.anchors = layout.AnchorsIn(start, plan.sparse_end);
+      plan.probes = layout.ProbesIn(start, plan.sparse_end, config.probe_fraction);
+      break;
+    }
+  }
+  plan.dense = plan.anchors;
+  for (int64_t position = plan.sparse_end; position < end; ++position) plan.dense.push_back(position);
+  return plan;
+}
+
+// dense[a] - sparse[a] for every anchor group that the sparse rows of a call belong to.
+struct GroupCorrections {
+  int64_t lambda;
+  int64_t first_group;
+  at::Tensor values;  // [groups, H, d]
+
+  // The correction of each of `positions`, [n, H, d].
+  at::Tensor At(const std::vector<int64_t>& positions) const {
+    return values.index_select(0, at::tensor(positions, at::kLong).div_(lambda, "floor").sub_(first_group));
+  }
+};
+
+// The corrections of the groups from the one of `start` on: the anchors of this call
+// give theirs; the group of `start` comes from the carry when its anchor lies in an
+// earlier chunk.
+GroupCorrections CollectCorrections(const DeltaLayout& layout, int64_t start, const at::Tensor& anchor_corrections,
+                                    const DeltaCarry* carry) {
+  const int64_t first_anchor = layout.AnchorOf(start);
+  GroupCorrections corrections{layout.lambda(), layout.GroupOf(start), anchor_corrections};
+  if (first_anchor == start) return corrections;
+  TORCH_CHECK(carry != nullptr && carry->anchor == first_anchor, "delta attention: the chunk starting at position ",
+              start, " needs the correction of anchor ", first_anchor,
+              " from the previous chunk of this sequence and layer (pass the DeltaCarry it filled)");
+  corrections.values = at::cat({carry->correction.unsqueeze(0), anchor_corrections});
+  return corrections;
+}
+
+// Cosine similarity of [N, H, d] rows, averaged over heads: N values.
+std::vector<double> MeanHeadCosine(const at::Tensor& a, const at::Tensor& b) {
+  const at::Tensor cosines = at::cosine_similarity(a, b, /*dim=*/2).mean(1).to(at::kDouble).contiguous();
+  return std::vector<double>(cosines.data_ptr<double>(), cosines.data_ptr<double>() + cosines.numel());
+}
+
+void Append(std::vector<double>& into, const std::vector<double>& values) {
+  into.insert(into.end(), values.begin(), values.end());
 }
 
 }  // namespace
 
-absl::StatusOr<AttentionMode> ParseAttentionMode(std::string_view name) {
-  if (name == "dense") return AttentionMode::kDense;
-  if (name == "sparse") return AttentionMode::kSparse;
-  if (name == "recompute") return AttentionMode::kRecompute;
-  if (name == "delta") return AttentionMode::kDelta;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "attention mode: unknown value '", std::string(name), "' (expected dense, sparse, recompute or delta)"));
-}
-
-std::string_view AttentionModeName(AttentionMode mode) {
-  switch (mode) {
-    case AttentionMode::kDense: return "dense";
-    case AttentionMode::kSparse: return "sparse";
-    case AttentionMode::kRecompute: return "recompute";
-    case AttentionMode::kDelta: return "delta";
-  }
-  return "unknown";
-}
-
 at::Tensor PrefillAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            int64_t start, int64_t /*prompt_len*/,
-                            const AttentionConfig& /*config*/) {
-  const int64_t n = q.size(0);
+                            int64_t start, int64_t prompt_len, const AttentionConfig& config,
+                            const PrefillAttentionExtras& extras) {
+  const int64_t end = start + q.size(0);
+  const QueryPlan plan = PlanQueries(start, end, prompt_len, config);
+  const HeadMajorKv kv = HeadMajorKv::From(k, v);
+  const KeyVisibility sink_and_window = KeyVisibility::SinkAndWindow(config.sink, config.window);
+
+  AttentionCost cost;
+  const std::vector<int64_t> sparse_positions = Positions(start, plan.sparse_end);
+  const at::Tensor sparse = AttendPositions(q, start, sparse_positions, kv, sink_and_window, &cost.sparse_score_pairs);
+  const at::Tensor dense = AttendPositions(q, start, plan.dense, kv, KeyVisibility::Causal(), &cost.dense_score_pairs);
+  const at::Tensor probe_dense =
+      AttendPositions(q, start, plan.probes, kv, KeyVisibility::Causal(), &cost.dense_score_pairs);
+  cost.sparse_queries = plan.sparse_end - start;
+  cost.dense_queries = static_cast<int64_t>(plan.dense.size() + plan.probes.size());
+
+  const int64_t anchor_count = static_cast<int64_t>(plan.anchors.size());
+  const at::Tensor anchor_sparse = sparse.index_select(0, RowsOf(plan.anchors, start));
+  const at::Tensor anchor_dense = dense.slice(0, 0, anchor_count);
+  const at::Tensor probe_sparse = sparse.index_select(0, RowsOf(plan.probes, start));
+
   at::Tensor out = at::empty_like(q);
-  for (int64_t begin = 0; begin < n; begin += kQueryBlock) {
-    const int64_t end = std::min(n, begin + kQueryBlock);
-    out.slice(0, begin, end).copy_(DenseRows(q, k, v, start, begin, end));
+  at::Tensor out_sparse = out.slice(0, 0, plan.sparse_end - start);
+  out_sparse.copy_(sparse);
+  if (config.mode == AttentionMode::kDelta && plan.sparse_end > start) {
+    const at::Tensor anchor_corrections = anchor_dense - anchor_sparse;
+    const GroupCorrections corrections =
+        CollectCorrections(DeltaLayout(prompt_len, config.lambda), start, anchor_corrections, extras.carry);
+    out_sparse.add_(corrections.At(sparse_positions));
+    if (extras.carry != nullptr && anchor_count > 0) {
+      *extras.carry = DeltaCarry{plan.anchors.back(), anchor_corrections[anchor_count - 1].clone()};
+    }
+    if (extras.telemetry != nullptr) {
+      Append(extras.telemetry->probe_delta,
+             MeanHeadCosine(probe_sparse + corrections.At(plan.probes), probe_dense));
+    }
   }
+  out.index_copy_(0, RowsOf(plan.dense, start), dense);
+
+  if (extras.telemetry != nullptr) {
+    Append(extras.telemetry->anchor_sparse, MeanHeadCosine(anchor_sparse, anchor_dense));
+    Append(extras.telemetry->probe_sparse, MeanHeadCosine(probe_sparse, probe_dense));
+  }
+  if (extras.cost != nullptr) extras.cost->Add(cost);
   return out;
 }
 

@@ -1,26 +1,55 @@
 #pragma once
 
 #include <cstdint>
-#include <string_view>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
-#include "absl/status/statusor.h"
+#include "engine/attention/attention_config.h"
 
 namespace deltaserve {
 
-// How a prompt's attention is computed (DESIGN.md, "Delta Attention, exactly").
-// Decoding is always dense.
-enum class AttentionMode { kDense, kSparse, kRecompute, kDelta };
+// Work done by PrefillAttention calls, counted in query-key scores per query head
+// (FLOPs = 4 * d * H * pairs). Scores of edge tiles that the mask then hides are
+// included: this is what was computed, not what was visible. Calls add to it.
+struct AttentionCost {
+  int64_t dense_queries = 0;
+  int64_t dense_score_pairs = 0;
+  int64_t sparse_queries = 0;
+  int64_t sparse_score_pairs = 0;
 
-absl::StatusOr<AttentionMode> ParseAttentionMode(std::string_view name);
-std::string_view AttentionModeName(AttentionMode mode);
+  void Add(const AttentionCost& other) {
+    dense_queries += other.dense_queries;
+    dense_score_pairs += other.dense_score_pairs;
+    sparse_queries += other.sparse_queries;
+    sparse_score_pairs += other.sparse_score_pairs;
+  }
+};
 
-struct AttentionConfig {
-  AttentionMode mode = AttentionMode::kDense;
-  int64_t window = 2048;
-  int64_t sink = 1024;
-  int64_t lambda = 64;
+// Accuracy that delta / recompute prefill measures on the side; each value is a cosine
+// similarity averaged over query heads. Calls append.
+struct AttentionTelemetry {
+  std::vector<double> anchor_sparse;  // cos(sparse[a], dense[a]) at every anchor a
+  std::vector<double> probe_sparse;   // cos(sparse[m], dense[m]) at every probe m
+  std::vector<double> probe_delta;    // cos(delta[m], dense[m]) at every probe m (delta mode)
+};
+
+// What delta mode hands from one prefill chunk to the next of the same sequence and
+// layer: the correction dense[a] - sparse[a] of the last anchor a computed so far. The
+// first rows of a chunk that does not start on the anchor grid belong to an anchor of an
+// earlier chunk, whose query is not cached, so the correction itself is carried.
+struct DeltaCarry {
+  int64_t anchor = -1;
+  at::Tensor correction;  // [H, d]
+};
+
+// Optional companions of one call; every pointer may be null.
+struct PrefillAttentionExtras {
+  // Read when the chunk starts inside an anchor group of the sparse region (delta mode),
+  // written whenever the chunk computes an anchor.
+  DeltaCarry* carry = nullptr;
+  AttentionTelemetry* telemetry = nullptr;
+  AttentionCost* cost = nullptr;
 };
 
 // Attention of one layer for one sequence on the CPU, float32.
@@ -28,8 +57,12 @@ struct AttentionConfig {
 //   k, v: [start + n, Hkv, d], every key and value of the sequence up to the last query
 //   prompt_len: the whole prompt's length s; queries at positions >= s are decode
 //         queries and are always dense.
-// Returns [n, H, d]. GQA: query head h reads KV head h / (H / Hkv).
+// Returns [n, H, d]. GQA: query head h reads KV head h / (H / Hkv). Chunks of one prompt
+// give the one-shot result; in delta mode a chunk that starts off the anchor grid inside
+// the sparse region needs extras.carry from the previous chunk, and throws c10::Error
+// without it (a caller bug, like a shape mismatch).
 at::Tensor PrefillAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            int64_t start, int64_t prompt_len, const AttentionConfig& config);
+                            int64_t start, int64_t prompt_len, const AttentionConfig& config,
+                            const PrefillAttentionExtras& extras = {});
 
 }  // namespace deltaserve
