@@ -1,0 +1,95 @@
+#include "server/deltaserve_server.h"
+
+#include <thread>
+#include <utility>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "engine/util/status_macros.h"
+
+namespace deltaserve::server {
+namespace {
+
+int64_t KvCacheBlocks(const ModelConfig& config, const EngineConfig& engine) {
+  const KvCacheShape shape{config.num_hidden_layers, 0, engine.block_size, config.num_key_value_heads,
+                           config.head_dim};
+  return engine.kv_cache_bytes / KvCache::BytesPerBlock(shape, at::kFloat);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DeltaServer>> DeltaServer::Start(const ServerOptions& options) {
+  std::unique_ptr<DeltaServer> server(new DeltaServer());
+  server->metrics_ = std::make_unique<ServerMetrics>(DELTASERVE_VERSION);
+  server->service_ = std::make_unique<GenerateServiceImpl>(*server->metrics_);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat(options.listen.host, ":", options.listen.port),
+                           grpc::InsecureServerCredentials(), &server->grpc_port_);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.RegisterService(server->service_.get());
+  server->grpc_ = builder.BuildAndStart();
+  if (server->grpc_ == nullptr || server->grpc_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", options.listen.host, ":",
+                                               options.listen.port, " (in use or not local?)"));
+  }
+  server->grpc_->GetHealthCheckService()->SetServingStatus(false);
+
+  ServerMetrics* metrics = server->metrics_.get();
+  DS_ASSIGN_OR_RETURN(server->metrics_http_,
+                      MetricsHttpServer::Start(options.metrics_listen, [metrics] { return metrics->Serialize(); }));
+  return server;
+}
+
+DeltaServer::~DeltaServer() { Drain(absl::ZeroDuration()); }
+
+absl::Status DeltaServer::LoadModel(ModelSource source, const ModelOptions& options) {
+  auto model = std::make_shared<ServingModel>();
+  model->description = source.description;
+  model->default_attention_mode = options.default_attention.mode;
+  model->num_kv_cache_blocks = KvCacheBlocks(source.config, options.engine);
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<LLMEngine> engine,
+                      LLMEngine::Create(std::move(source.config), std::move(source.weights), source.tokenizer,
+                                        options.engine));
+  AsyncEngineOptions engine_options;
+  engine_options.max_queue = options.max_queue;
+  ServerMetrics* metrics = metrics_.get();
+  engine_options.on_loop = [metrics](const EngineLoopReport& report) { metrics->ObserveLoop(report); };
+  model->engine = std::make_unique<AsyncEngine>(std::move(engine), std::move(engine_options));
+  RequestLimits& limits = model->limits;
+  limits.tokenizer = model->engine->tokenizer();
+  limits.vocab_size = model->engine->model_config().vocab_size;
+  limits.max_model_len = model->engine->config().max_model_len;
+  limits.max_logprobs = model->engine->config().max_logprobs;
+  limits.default_sampling = options.default_sampling;
+  limits.default_attention = options.default_attention;
+  model_ = model;
+  service_->SetModel(std::move(model));
+  grpc_->GetHealthCheckService()->SetServingStatus(true);
+  return absl::OkStatus();
+}
+
+void DeltaServer::Drain(absl::Duration timeout) {
+  if (drained_ || grpc_ == nullptr) return;
+  drained_ = true;
+  grpc_->GetHealthCheckService()->SetServingStatus(false);
+  if (model_ != nullptr) {
+    model_->engine->StopAccepting();
+    const absl::Time give_up = absl::Now() + timeout;
+    while (model_->engine->num_unfinished() > 0 && absl::Now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    model_->engine->CancelAll();
+  }
+  // Cancelled requests finish within one engine step; gRPC waits for their reactors and
+  // cancels whatever is left (calls that never reached the engine) after one more second.
+  grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (model_ != nullptr) model_->engine->Stop();
+  metrics_http_.reset();
+}
+
+}  // namespace deltaserve::server
