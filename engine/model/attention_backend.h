@@ -19,6 +19,8 @@ struct AttentionSequence {
   int64_t prompt_len = 0;      // delta attention's anchors and tail are laid on the prompt
   absl::Span<const int32_t> block_table;
   AttentionConfig config;
+  // One per layer, kept by the sequence across its prefill chunks (delta mode).
+  std::vector<DeltaCarry>* delta_carry = nullptr;
 };
 
 struct AttentionBatch {

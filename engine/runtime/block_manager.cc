@@ -1,6 +1,7 @@
 #include "engine/runtime/block_manager.h"
 
 #include <algorithm>
+#include <numeric>
 
 namespace deltaserve {
 
@@ -52,10 +53,12 @@ void BlockManager::Reuse(int32_t block_id) {
   ++block.ref_count;
 }
 
-void BlockManager::Allocate(Sequence& seq) {
+void BlockManager::Allocate(Sequence& seq, int64_t prefix_alignment) {
   const int64_t needed = BlocksFor(seq.num_tokens());
-  // Only blocks that end before the last token may come from the cache.
-  const int64_t cacheable = (seq.num_tokens() - 1) / block_size_;
+  // Only blocks that end before the last token, and on a multiple of both the block size
+  // and the alignment, may come from the cache.
+  const int64_t step = std::lcm(block_size_, prefix_alignment) / block_size_;
+  const int64_t cacheable = (seq.num_tokens() - 1) / block_size_ / step * step;
   uint64_t hash = kNoHash;
   bool hitting = true;
   int64_t cached_tokens = 0;

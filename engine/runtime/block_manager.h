@@ -26,8 +26,9 @@ class BlockManager {
   bool CanAllocate(const Sequence& seq) const;
   // Fills seq.block_table and sets seq.num_computed_tokens to the cached prefix. The
   // block holding the last token is never taken from the cache: that token's logits
-  // must be computed.
-  void Allocate(Sequence& seq);
+  // must be computed. The cached prefix is a multiple of `prefix_alignment` tokens
+  // (delta attention resumes a prompt only on its anchor grid).
+  void Allocate(Sequence& seq, int64_t prefix_alignment = 1);
   void Free(Sequence& seq);
 
   // Room for num_new_tokens more tokens of K/V beyond seq.num_computed_tokens.

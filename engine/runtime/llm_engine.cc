@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -71,6 +72,7 @@ absl::Status LLMEngine::Validate(const GenerationRequest& request) const {
   limits.max_tokens = config_.max_model_len;
   limits.max_logprobs = config_.max_logprobs;
   DS_RETURN_IF_ERROR(ValidateSamplingParams(request.sampling, limits));
+  DS_RETURN_IF_ERROR(ValidateAttentionConfig(request.attention));
   const int64_t total = prompt_len + request.sampling.max_tokens;
   if (total > config_.max_model_len) {
     return absl::InvalidArgumentError(absl::StrCat("prompt: ", prompt_len, " tokens plus max_tokens ",
@@ -121,6 +123,8 @@ RequestOutput LLMEngine::Finish(Request& request, FinishReason reason, RequestOu
   output.prompt_tokens = seq.num_prompt_tokens;
   output.completion_tokens = seq.num_output_tokens();
   output.cached_prompt_tokens = seq.num_cached_prompt_tokens;
+  output.queue_seconds =
+      std::chrono::duration<double>(seq.first_scheduled_time.value_or(Clock::now()) - seq.arrival_time).count();
   scheduler_.Remove(&seq);
   requests_.erase(seq.request_id);
   return output;
@@ -158,11 +162,13 @@ absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
   std::vector<RequestOutput> outputs;
   if (scheduled.empty()) return outputs;
   StepLogits step;
+  const Clock::time_point forward_start = Clock::now();
   try {
     step = runner_.Run(scheduled);
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("forward pass: ", e.what_without_backtrace()));
   }
+  forward_seconds_total_ += std::chrono::duration<double>(Clock::now() - forward_start).count();
   for (const ScheduledSequence& item : scheduled) {
     item.seq->num_computed_tokens += item.num_new_tokens;
     block_manager_.CacheComputedBlocks(*item.seq);
@@ -185,6 +191,7 @@ EngineStats LLMEngine::stats() const {
   stats.preemptions = scheduler_.num_preemptions();
   stats.prefix_cache_queries = block_manager_.prefix_cache_queries();
   stats.prefix_cache_hits = block_manager_.prefix_cache_hits();
+  stats.forward_seconds_total = forward_seconds_total_;
   return stats;
 }
 

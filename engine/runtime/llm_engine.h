@@ -49,6 +49,7 @@ struct RequestOutput {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t cached_prompt_tokens = 0;
+  double queue_seconds = 0;  // from AddRequest until the request first ran
 };
 
 struct EngineStats {
@@ -58,6 +59,9 @@ struct EngineStats {
   int64_t preemptions = 0;
   int64_t prefix_cache_queries = 0;
   int64_t prefix_cache_hits = 0;
+  // Time spent in the model's forward pass since start; the rest of a step is the
+  // engine's own (scheduling, sampling, detokenizing).
+  double forward_seconds_total = 0;
 };
 
 // The engine loop: requests in, one Step() at a time (schedule, run the model over the
@@ -105,6 +109,7 @@ class LLMEngine {
   ModelRunner runner_;
   std::map<std::string, Request> requests_;
   uint64_t next_arrival_ = 0;
+  double forward_seconds_total_ = 0;
   std::mt19937_64 seed_source_{std::random_device{}()};
 };
 

@@ -21,7 +21,8 @@ ForwardBatch ModelRunner::BuildBatch(const std::vector<ScheduledSequence>& sched
       slots.push_back(static_cast<int64_t>(seq.block_table[pos / block_size]) * block_size + pos % block_size);
     }
     batch.attention.sequences.push_back(AttentionSequence{first_row, item.num_new_tokens, seq.num_computed_tokens,
-                                                          seq.num_prompt_tokens, seq.block_table, seq.attention});
+                                                          seq.num_prompt_tokens, seq.block_table, seq.attention,
+                                                          &item.seq->delta_carry});
     if (seq.num_computed_tokens + item.num_new_tokens == seq.num_tokens()) {
       logit_rows.push_back(static_cast<int64_t>(tokens.size()) - 1);
       owners->push_back(item.seq);

@@ -56,8 +56,9 @@ std::vector<ScheduledSequence> Scheduler::Schedule() {
     Sequence* seq = *waiting_.begin();
     if (!block_manager_.CanAllocate(*seq)) break;
     waiting_.erase(waiting_.begin());
-    block_manager_.Allocate(*seq);
+    block_manager_.Allocate(*seq, seq->attention.mode == AttentionMode::kDelta ? seq->attention.lambda : 1);
     seq->status = SequenceStatus::kRunning;
+    if (!seq->first_scheduled_time) seq->first_scheduled_time = Clock::now();
     running_.push_back(seq);
     const int64_t num_new = std::min(seq->num_tokens() - seq->num_computed_tokens, budget);
     scheduled.push_back({seq, num_new});

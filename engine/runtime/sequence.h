@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,8 @@ struct Sequence {
   int64_t num_computed_tokens = 0;  // tokens whose K/V are in the cache
   int64_t num_cached_prompt_tokens = 0;  // of those, found in the prefix cache
   std::vector<int32_t> block_table;
+  // Delta attention's correction handed from one prefill chunk to the next, per layer.
+  std::vector<DeltaCarry> delta_carry;
   SamplingParams sampling;
   AttentionConfig attention;
   int32_t priority;
@@ -45,6 +48,7 @@ struct Sequence {
   SequenceStatus status = SequenceStatus::kWaiting;
   FinishReason finish_reason = FinishReason::kNone;
   Clock::time_point arrival_time = Clock::now();
+  std::optional<Clock::time_point> first_scheduled_time;  // when it first entered the running batch
 };
 
 }  // namespace deltaserve

@@ -97,6 +97,19 @@ TEST(BlockManagerPrefixCache, FreedBlocksStayCachedUntilReused) {
   EXPECT_EQ(late.num_computed_tokens, 0);
 }
 
+TEST(BlockManagerPrefixCache, AlignedHitsRoundDownToTheAlignment) {
+  BlockManager manager(20, 4);
+  Sequence first = MakeSequence(Iota(30), 0);
+  manager.Allocate(first);
+  Compute(manager, first);
+  Sequence second = MakeSequence(Iota(30), 1);
+  manager.Allocate(second, /*prefix_alignment=*/6);
+  // Seven full blocks (28 tokens) precede the last token; multiples of lcm(4, 6) = 12.
+  EXPECT_EQ(second.num_computed_tokens, 24);
+  EXPECT_EQ(second.block_table[5], first.block_table[5]);
+  EXPECT_NE(second.block_table[6], first.block_table[6]);
+}
+
 TEST(BlockManagerPrefixCache, AppendGrowsTheTableOnlyAtBlockBoundaries) {
   BlockManager manager(4, 4);
   Sequence seq = MakeSequence(Iota(4));

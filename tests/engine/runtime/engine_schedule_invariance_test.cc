@@ -33,6 +33,40 @@ TEST(EngineScheduleInvariance, ChunkedPrefillEqualsOneShot) {
   }
 }
 
+// stories260K's context is 512: small sparse geometry so that a 300-token prompt has a
+// real sparse region, anchors and a tail.
+AttentionConfig SmallDelta() { return AttentionConfig{AttentionMode::kDelta, 32, 4, 8, 0.0}; }
+
+std::vector<int32_t> RunDelta(const EngineConfig& config, const std::vector<int32_t>& prompt) {
+  auto engine = MakeStories260KEngine(config);
+  EXPECT_TRUE(engine->AddRequest({"delta", prompt, Greedy(12), SmallDelta(), 0}).ok());
+  return RunToCompletion(*engine)["delta"].ids;
+}
+
+TEST(EngineScheduleInvariance, DeltaChunkedPrefillEqualsOneShot) {
+  const std::vector<int32_t> prompt = PromptOfLength(300, 5);
+  const std::vector<int32_t> expected = RunDelta(SmallEngineConfig(), prompt);
+  for (int64_t chunk : {7, 50}) {
+    EngineConfig config = SmallEngineConfig();
+    config.max_num_batched_tokens = chunk;
+    EXPECT_EQ(RunDelta(config, prompt), expected) << "chunk " << chunk;
+  }
+}
+
+TEST(EngineScheduleInvariance, DeltaPrefixCacheHitResumesOnAnchorGridWithSameOutput) {
+  EngineConfig config = SmallEngineConfig();
+  config.block_size = 12;  // not a multiple of lambda 8: hits must round to 24 tokens
+  auto engine = MakeStories260KEngine(config);
+  const std::vector<int32_t> prompt = PromptOfLength(300, 6);
+  ASSERT_TRUE(engine->AddRequest({"first", prompt, Greedy(12), SmallDelta(), 0}).ok());
+  const Completion first = RunToCompletion(*engine)["first"];
+  ASSERT_TRUE(engine->AddRequest({"second", prompt, Greedy(12), SmallDelta(), 0}).ok());
+  const Completion second = RunToCompletion(*engine)["second"];
+  EXPECT_EQ(second.cached_prompt_tokens % 24, 0);
+  EXPECT_GT(second.cached_prompt_tokens, 200);
+  EXPECT_EQ(second.ids, first.ids);
+}
+
 TEST(EngineScheduleInvariance, BatchedRequestsEqualAlone) {
   auto engine = MakeStories260KEngine();
   std::map<std::string, std::vector<int32_t>> expected;
