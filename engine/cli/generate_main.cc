@@ -4,10 +4,8 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <ATen/Parallel.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
@@ -134,6 +132,7 @@ absl::StatusOr<Generation> Generate(ModelSource source, bool has_prompt) {
   config.block_size = absl::GetFlag(FLAGS_block_size);
   config.max_num_batched_tokens = absl::GetFlag(FLAGS_max_num_batched_tokens);
   config.max_num_seqs = 1;
+  config.num_threads = absl::GetFlag(FLAGS_threads);
   // Exactly the blocks this one request can need.
   if (config.block_size < 1) return absl::InvalidArgumentError("--block-size: must be at least 1");
   const KvCacheShape shape{source.config.num_hidden_layers, 0, config.block_size,
@@ -183,10 +182,6 @@ int Run(int argc, char** argv) {
       "deltaserve-generate (--model DIR | --demo-model) (--prompt TEXT | --prompt-ids 1,2,3) "
       "--max-tokens N --temperature T [--top-k K] [--top-p P] [--seed S] [--logprobs K] [--json]");
   const ParsedCommandLine command_line = ParseDashedCommandLine(argc, argv);
-  // libtorch defaults to one thread per physical core as it counts them, which some
-  // virtual machines report as one.
-  const int32_t threads = absl::GetFlag(FLAGS_threads);
-  at::set_num_threads(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()));
   absl::StatusOr<ModelSource> source = LoadFromFlags();
   if (!source.ok()) {
     std::cerr << "deltaserve-generate: " << source.status().message() << "\n";

@@ -1,9 +1,11 @@
 #include "engine/runtime/llm_engine.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +25,8 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_c
     return absl::InvalidArgumentError(absl::StrCat("max_num_seqs and max_num_batched_tokens must be at least 1, got ",
                                                    resolved.max_num_seqs, " and ", resolved.max_num_batched_tokens));
   }
+  at::set_num_threads(resolved.num_threads > 0 ? resolved.num_threads
+                                               : static_cast<int>(std::thread::hardware_concurrency()));
   KvCacheShape shape{model_config.num_hidden_layers, 0, resolved.block_size, model_config.num_key_value_heads,
                      model_config.head_dim};
   const int64_t bytes_per_block = KvCache::BytesPerBlock(shape, at::kFloat);

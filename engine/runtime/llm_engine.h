@@ -27,6 +27,9 @@ struct EngineConfig {
   int64_t block_size = 16;
   int64_t kv_cache_bytes = int64_t{1} << 30;
   int32_t max_logprobs = 20;
+  // CPU threads for the forward pass; 0: every core. libtorch's own default is one per
+  // physical core as it counts them, which some virtual machines report as one.
+  int32_t num_threads = 0;
 };
 
 struct GenerationRequest {
