@@ -33,6 +33,8 @@ inline server::ModelOptions SmallModelOptions() {
   server::ModelOptions options;
   options.engine.kv_cache_bytes = 16 << 20;
   options.engine.max_num_seqs = 64;
+  // ctest runs two test processes at once on two cores: one thread each.
+  options.engine.num_threads = 1;
   options.default_attention.mode = AttentionMode::kDense;
   return options;
 }

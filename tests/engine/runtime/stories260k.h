@@ -25,6 +25,8 @@ inline nlohmann::json Stories260KGolden() {
 inline EngineConfig SmallEngineConfig() {
   EngineConfig config;
   config.kv_cache_bytes = 16 << 20;
+  // ctest runs two test processes at once on two cores: one thread each.
+  config.num_threads = 1;
   return config;
 }
 
