@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Serving benchmark (issue 3): starts deltaserve, drives it with deltaserve-bench at each
+# concurrency, and reads the server's own step timing from /metrics: the mean engine
+# step and the share of it spent outside the model's forward pass (scheduling,
+# sampling, detokenizing, bookkeeping).
+#   scripts/bench-serving.sh BUILD_DIR PROMPT_LEN OUTPUT_LEN "CONCURRENCIES" REQUESTS_PER_CLIENT -- SERVER_ARGS...
+# Prints one markdown table last.
+set -euo pipefail
+build=$1 prompt_len=$2 output_len=$3 concurrencies=$4 per_client=$5
+shift 5
+[[ ${1:-} == "--" ]] && shift
+
+log=$(mktemp)
+"$build/server/deltaserve" "$@" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --max-num-seqs 64 2>"$log" &
+server_pid=$!
+trap 'kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 1200); do
+  grep -q "deltaserve: serving" "$log" && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
+  sleep 0.25
+done
+target=$(grep -o 'gRPC on [0-9.]*:[0-9]*' "$log" | head -1 | cut -d' ' -f3)
+metrics=$(grep -o 'http://[0-9.]*:[0-9]*/metrics' "$log" | head -1)
+
+# "STEP_SUM STEP_COUNT FORWARD_SUM" from the server's histograms.
+step_totals() {
+  curl -s "$metrics" | awk '
+    /^deltaserve_step_duration_seconds_sum / { s = $2 }
+    /^deltaserve_step_duration_seconds_count / { c = $2 }
+    /^deltaserve_step_forward_seconds_sum / { f = $2 }
+    END { print s + 0, c + 0, f + 0 }'
+}
+
+rows=()
+for concurrency in $concurrencies; do
+  requests=$((concurrency * per_client))
+  read -r s0 c0 f0 <<<"$(step_totals)"
+  report=$("$build/client/deltaserve-bench" --target "$target" --num-requests "$requests" \
+             --concurrency "$concurrency" --prompt-len "$prompt_len" --output-len "$output_len")
+  read -r s1 c1 f1 <<<"$(step_totals)"
+  echo "$report" >&2
+  json=$(grep '^{' <<<"$report" | tail -1)
+  field() { sed -E "s/.*\"$1\": *([0-9.eE+-]+).*/\1/" <<<"$json"; }
+  rows+=("$(awk -v c="$concurrency" -v n="$requests" -v rps="$(field requests_per_second)" \
+              -v tps="$(field generated_tokens_per_second)" \
+              -v ds="$(awk -v a="$s1" -v b="$s0" 'BEGIN{print a-b}')" \
+              -v dc="$(awk -v a="$c1" -v b="$c0" 'BEGIN{print a-b}')" \
+              -v df="$(awk -v a="$f1" -v b="$f0" 'BEGIN{print a-b}')" \
+              'BEGIN { printf "| %d | %d | %.2f | %.1f | %d | %.2f | %.1f%% |", c, n, rps, tps, dc, 1e3 * ds / dc, 100 * (ds - df) / ds }')")
+done
+
+echo
+echo "| concurrency | requests | req/s | generated tok/s | engine steps | mean step ms | outside forward |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+printf '%s\n' "${rows[@]}"
