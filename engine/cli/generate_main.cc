@@ -62,16 +62,6 @@ absl::StatusOr<std::vector<int32_t>> ParseIdList(const std::string& text, const 
   return ids;
 }
 
-absl::StatusOr<ModelSource> LoadFromFlags() {
-  const std::string dir = absl::GetFlag(FLAGS_model);
-  if (absl::GetFlag(FLAGS_demo_model) == !dir.empty()) {
-    return absl::InvalidArgumentError("give exactly one of --model DIR and --demo-model");
-  }
-  if (dir.empty()) return LoadDemoModelSource();
-  DS_ASSIGN_OR_RETURN(LoadFormat format, ParseLoadFormat(absl::GetFlag(FLAGS_load_format)));
-  return LoadModelSource(dir, format);
-}
-
 absl::StatusOr<std::vector<int32_t>> PromptFromFlags(const ModelSource& source, bool has_prompt) {
   const std::string prompt_ids = absl::GetFlag(FLAGS_prompt_ids);
   if (has_prompt == !prompt_ids.empty()) {
@@ -182,7 +172,8 @@ int Run(int argc, char** argv) {
       "deltaserve-generate (--model DIR | --demo-model) (--prompt TEXT | --prompt-ids 1,2,3) "
       "--max-tokens N --temperature T [--top-k K] [--top-p P] [--seed S] [--logprobs K] [--json]");
   const ParsedCommandLine command_line = ParseDashedCommandLine(argc, argv);
-  absl::StatusOr<ModelSource> source = LoadFromFlags();
+  absl::StatusOr<ModelSource> source = LoadModelSourceFromFlags(
+      absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_demo_model), absl::GetFlag(FLAGS_load_format));
   if (!source.ok()) {
     std::cerr << "deltaserve-generate: " << source.status().message() << "\n";
     return 1;

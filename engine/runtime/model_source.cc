@@ -53,6 +53,16 @@ absl::StatusOr<ModelSource> LoadModelSource(const std::string& dir, LoadFormat f
   return source;
 }
 
+absl::StatusOr<ModelSource> LoadModelSourceFromFlags(const std::string& dir, bool demo_model,
+                                                     const std::string& load_format) {
+  if (demo_model == !dir.empty()) {
+    return absl::InvalidArgumentError("give exactly one of --model DIR and --demo-model");
+  }
+  if (demo_model) return LoadDemoModelSource();
+  DS_ASSIGN_OR_RETURN(LoadFormat format, ParseLoadFormat(load_format));
+  return LoadModelSource(dir, format);
+}
+
 ModelSource LoadDemoModelSource() {
   ModelSource source;
   source.config = DemoModelConfig();

@@ -33,6 +33,11 @@ struct ModelSource {
 // tokenizer, real weights run on token ids with a warning.
 absl::StatusOr<ModelSource> LoadModelSource(const std::string& dir, LoadFormat format, uint64_t dummy_seed = 0);
 
+// What the tools' --model DIR, --demo-model and --load-format flags ask for: exactly one
+// of a directory and the demo model.
+absl::StatusOr<ModelSource> LoadModelSourceFromFlags(const std::string& dir, bool demo_model,
+                                                     const std::string& load_format);
+
 // The built-in demo: DemoModelConfig() with seeded random weights and a byte-level
 // tokenizer. Its text is noise; the description and warnings say so.
 ModelSource LoadDemoModelSource();
