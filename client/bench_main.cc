@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "client/deltaserve_client.h"
 #include "client/load_spec.h"
+#include "client/security_flags.h"
 #include "engine/util/command_line.h"
 #include <nlohmann/json.hpp>
 
@@ -162,9 +163,14 @@ int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "deltaserve-bench [--target HOST:PORT] [--num-requests N] (--concurrency C | --request-rate R) "
       "[--prompt-len P [--prompt-len-max P2]] [--output-len O [--output-len-max O2]] [--lengths-file F] "
-      "[--json-out FILE]");
+      "[--json-out FILE] [--tls-ca-file F [--tls-cert-file F --tls-key-file F]] [--auth-token-file F]");
   ParseDashedCommandLine(argc, argv);
-  const DeltaServeClient client(absl::GetFlag(FLAGS_target));
+  absl::StatusOr<ClientSecurity> security = ClientSecurityFromFlags();
+  if (!security.ok()) {
+    std::cerr << "deltaserve-bench: " << security.status().message() << "\n";
+    return 1;
+  }
+  const DeltaServeClient client(absl::GetFlag(FLAGS_target), absl::InfiniteDuration(), *security);
   absl::StatusOr<v1::GetModelInfoResponse> info = client.GetModelInfo();
   if (!info.ok()) {
     std::cerr << "deltaserve-bench: model-info: " << info.status() << "\n";

@@ -2,6 +2,7 @@
 //   deltaserve-cli [--target HOST:PORT] generate|stream --prompt TEXT | --prompt-ids 1,2,3 [sampling flags]
 //   deltaserve-cli tokenize --prompt TEXT | detokenize --prompt-ids 1,2,3
 //   deltaserve-cli health | model-info
+// TLS and token: --tls-ca-file [--tls-cert-file --tls-key-file] [--auth-token-file].
 
 #include <cmath>
 #include <iostream>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/types/optional.h"
 #include "client/deltaserve_client.h"
+#include "client/security_flags.h"
 #include "engine/util/command_line.h"
 #include "engine/util/status_macros.h"
 #include <google/protobuf/util/json_util.h>
@@ -165,18 +167,24 @@ absl::Status RunCommand(const std::string& command, const DeltaServeClient& clie
       "unknown command '", command, "' (expected generate, stream, tokenize, detokenize, health or model-info)"));
 }
 
+absl::Status RunCommandWithFlags(const std::string& command) {
+  DS_ASSIGN_OR_RETURN(const ClientSecurity security, ClientSecurityFromFlags());
+  const double timeout = absl::GetFlag(FLAGS_timeout);
+  const DeltaServeClient client(absl::GetFlag(FLAGS_target),
+                                timeout > 0 ? absl::Seconds(timeout) : absl::InfiniteDuration(), security);
+  return RunCommand(command, client);
+}
+
 int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "deltaserve-cli [--target HOST:PORT] (generate|stream|tokenize|detokenize|health|model-info) [flags]");
+      "deltaserve-cli [--target HOST:PORT] [--tls-ca-file F [--tls-cert-file F --tls-key-file F]] "
+      "[--auth-token-file F] (generate|stream|tokenize|detokenize|health|model-info) [flags]");
   const std::vector<std::string> args = ParseDashedCommandLine(argc, argv).positional;
   if (args.size() != 2) {
     std::cerr << "deltaserve-cli: give one command: generate, stream, tokenize, detokenize, health or model-info\n";
     return 2;
   }
-  const double timeout = absl::GetFlag(FLAGS_timeout);
-  const DeltaServeClient client(absl::GetFlag(FLAGS_target),
-                                timeout > 0 ? absl::Seconds(timeout) : absl::InfiniteDuration());
-  const absl::Status status = RunCommand(args[1], client);
+  const absl::Status status = RunCommandWithFlags(args[1]);
   if (!status.ok()) {
     std::cerr << "deltaserve-cli: " << absl::StatusCodeToString(status.code()) << ": " << status.message() << "\n";
     return 1;

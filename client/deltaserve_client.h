@@ -13,12 +13,22 @@
 
 namespace deltaserve::client {
 
-// A blocking C++ client of one deltaserve server (plaintext gRPC). Thread-safe: calls
-// from many threads share one channel.
+// How the client proves itself and checks the server. All empty: plaintext, no token.
+struct ClientSecurity {
+  bool tls = false;
+  std::string ca_pem;    // roots that sign the server's certificate (empty: the system's)
+  std::string cert_pem;  // client certificate and key, for servers that require one (mTLS)
+  std::string key_pem;
+  std::string auth_token;  // sent as "authorization: Bearer <token>" on every call
+};
+
+// A blocking C++ client of one deltaserve server. Thread-safe: calls from many threads
+// share one channel.
 class DeltaServeClient {
  public:
   // target: "host:port". timeout bounds every call (infinite: no deadline).
-  explicit DeltaServeClient(const std::string& target, absl::Duration timeout = absl::InfiniteDuration());
+  explicit DeltaServeClient(const std::string& target, absl::Duration timeout = absl::InfiniteDuration(),
+                            const ClientSecurity& security = {});
 
   absl::StatusOr<v1::GenerateResponse> Generate(const v1::GenerateRequest& request) const;
   // Calls on_message for every streamed message as it arrives; the last one carries the
@@ -38,6 +48,7 @@ class DeltaServeClient {
   std::unique_ptr<v1::GenerateService::Stub> stub_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   absl::Duration timeout_;
+  std::string authorization_;  // the metadata value; empty: none
 };
 
 absl::Status FromGrpcStatus(const grpc::Status& status);

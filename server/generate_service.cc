@@ -15,10 +15,12 @@ namespace {
 class UnaryGeneration final : public grpc::ServerUnaryReactor {
  public:
   UnaryGeneration(std::shared_ptr<ServingModel> model, ServerMetrics& metrics, grpc::CallbackServerContext* context,
-                  const v1::GenerateRequest& request, v1::GenerateResponse* response)
+                  const grpc::Status& authorization, const v1::GenerateRequest& request,
+                  v1::GenerateResponse* response)
       : call_(std::move(model), metrics, context, request.request_id()), response_(response) {
     response_->set_request_id(request.request_id());
-    const grpc::Status status = call_.Start(request, [this](RequestEvent event) { OnEvent(std::move(event)); });
+    const grpc::Status status =
+        call_.Start(authorization, request, [this](RequestEvent event) { OnEvent(std::move(event)); });
     if (!status.ok()) Finish(status);
   }
 
@@ -44,9 +46,10 @@ class UnaryGeneration final : public grpc::ServerUnaryReactor {
 class StreamGeneration final : public grpc::ServerWriteReactor<v1::GenerateStreamResponse> {
  public:
   StreamGeneration(std::shared_ptr<ServingModel> model, ServerMetrics& metrics, grpc::CallbackServerContext* context,
-                   const v1::GenerateRequest& request)
+                   const grpc::Status& authorization, const v1::GenerateRequest& request)
       : call_(std::move(model), metrics, context, request.request_id()), request_id_(request.request_id()) {
-    const grpc::Status status = call_.Start(request, [this](RequestEvent event) { OnEvent(std::move(event)); });
+    const grpc::Status status =
+        call_.Start(authorization, request, [this](RequestEvent event) { OnEvent(std::move(event)); });
     if (!status.ok()) Finish(status);
   }
 
@@ -134,17 +137,18 @@ v1::AttentionMode AttentionModeToWire(AttentionMode mode) {
 grpc::ServerUnaryReactor* GenerateServiceImpl::Generate(grpc::CallbackServerContext* context,
                                                         const v1::GenerateRequest* request,
                                                         v1::GenerateResponse* response) {
-  return new UnaryGeneration(model(), metrics_, context, *request, response);
+  return new UnaryGeneration(model(), metrics_, context, auth_.Check(*context), *request, response);
 }
 
 grpc::ServerWriteReactor<v1::GenerateStreamResponse>* GenerateServiceImpl::GenerateStream(
     grpc::CallbackServerContext* context, const v1::GenerateStreamRequest* request) {
-  return new StreamGeneration(model(), metrics_, context, request->request());
+  return new StreamGeneration(model(), metrics_, context, auth_.Check(*context), request->request());
 }
 
 grpc::ServerUnaryReactor* GenerateServiceImpl::Tokenize(grpc::CallbackServerContext* context,
                                                         const v1::TokenizeRequest* request,
                                                         v1::TokenizeResponse* response) {
+  if (grpc::Status refused = auth_.Check(*context); !refused.ok()) return FinishNow(context, refused);
   const std::shared_ptr<ServingModel> serving = model();
   if (serving == nullptr) return FinishNow(context, ModelLoading());
   if (serving->limits.tokenizer == nullptr) {
@@ -165,6 +169,7 @@ grpc::ServerUnaryReactor* GenerateServiceImpl::Tokenize(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* GenerateServiceImpl::Detokenize(grpc::CallbackServerContext* context,
                                                           const v1::DetokenizeRequest* request,
                                                           v1::DetokenizeResponse* response) {
+  if (grpc::Status refused = auth_.Check(*context); !refused.ok()) return FinishNow(context, refused);
   const std::shared_ptr<ServingModel> serving = model();
   if (serving == nullptr) return FinishNow(context, ModelLoading());
   if (serving->limits.tokenizer == nullptr) {
@@ -188,6 +193,7 @@ grpc::ServerUnaryReactor* GenerateServiceImpl::Detokenize(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* GenerateServiceImpl::GetModelInfo(grpc::CallbackServerContext* context,
                                                             const v1::GetModelInfoRequest*,
                                                             v1::GetModelInfoResponse* response) {
+  if (grpc::Status refused = auth_.Check(*context); !refused.ok()) return FinishNow(context, refused);
   const std::shared_ptr<ServingModel> serving = model();
   if (serving == nullptr) return FinishNow(context, ModelLoading());
   const ModelConfig& config = serving->engine->model_config();

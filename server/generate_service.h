@@ -8,6 +8,7 @@
 
 #include "deltaserve/v1/generate_service.grpc.pb.h"
 #include "engine/runtime/async_engine.h"
+#include "server/bearer_token_auth.h"
 #include "server/request_from_wire.h"
 #include "server/server_metrics.h"
 
@@ -24,10 +25,11 @@ struct ServingModel {
 
 // deltaserve.v1.GenerateService on gRPC's callback API: handlers only convert, submit
 // to the engine thread and return; outputs come back through the engine's callbacks.
-// Every RPC is UNAVAILABLE until SetModel.
+// Every RPC is UNAUTHENTICATED without the bearer token `auth` asks for (checked before
+// anything else), and UNAVAILABLE until SetModel.
 class GenerateServiceImpl final : public v1::GenerateService::CallbackService {
  public:
-  explicit GenerateServiceImpl(ServerMetrics& metrics) : metrics_(metrics) {}
+  GenerateServiceImpl(ServerMetrics& metrics, BearerTokenAuth auth) : metrics_(metrics), auth_(std::move(auth)) {}
 
   void SetModel(std::shared_ptr<ServingModel> model) { std::atomic_store(&model_, std::move(model)); }
 
@@ -47,6 +49,7 @@ class GenerateServiceImpl final : public v1::GenerateService::CallbackService {
   std::shared_ptr<ServingModel> model() const { return std::atomic_load(&model_); }
 
   ServerMetrics& metrics_;
+  const BearerTokenAuth auth_;
   std::shared_ptr<ServingModel> model_;
 };
 

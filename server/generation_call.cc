@@ -24,7 +24,12 @@ GenerationCall::GenerationCall(std::shared_ptr<ServingModel> model, ServerMetric
                                grpc::CallbackServerContext* context, std::string client_request_id)
     : model_(std::move(model)), metrics_(metrics), context_(context), client_request_id_(std::move(client_request_id)) {}
 
-grpc::Status GenerationCall::Start(const v1::GenerateRequest& request, RequestEventCallback on_event) {
+grpc::Status GenerationCall::Start(const grpc::Status& authorization, const v1::GenerateRequest& request,
+                                   RequestEventCallback on_event) {
+  if (!authorization.ok()) {
+    Record(authorization, nullptr);
+    return authorization;
+  }
   absl::StatusOr<std::string> id = absl::UnavailableError("the model is still loading");
   if (model_ != nullptr) {
     absl::StatusOr<GenerationRequest> converted = RequestFromWire(request, model_->limits);

@@ -20,9 +20,11 @@ class GenerationCall {
   GenerationCall(std::shared_ptr<ServingModel> model, ServerMetrics& metrics, grpc::CallbackServerContext* context,
                  std::string client_request_id);
 
-  // Converts and submits; on_event runs on the engine thread. A non-OK status means the
-  // request never reached the engine (it has been logged and counted already).
-  grpc::Status Start(const v1::GenerateRequest& request, RequestEventCallback on_event);
+  // Converts and submits; on_event runs on the engine thread. A non-OK authorization
+  // (the bearer-token check) refuses the request before anything else. A non-OK status
+  // means the request never reached the engine (it has been logged and counted already).
+  grpc::Status Start(const grpc::Status& authorization, const v1::GenerateRequest& request,
+                     RequestEventCallback on_event);
   // The client went away or its deadline passed: stop the sequence before the next step.
   void Cancel();
   // The status to finish the RPC with after the last event; logs and counts the request.

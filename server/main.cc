@@ -21,6 +21,12 @@ ABSL_FLAG(std::string, model, "", "Hugging Face model directory (config.json, sa
 ABSL_FLAG(bool, demo_model, false, "serve the built-in demo model (random weights) instead of --model");
 ABSL_FLAG(std::string, load_format, "auto", "auto|safetensors: the checkpoint's weights; dummy: seeded random ones");
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC address host:port (port 0: any free port)");
+ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate chain: serve gRPC over TLS (with --tls-key-file)");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls-cert-file");
+ABSL_FLAG(std::string, tls_client_ca_file, "", "PEM CA: require client certificates it signed (mTLS)");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "file holding a bearer token every GenerateService call must send as 'authorization: Bearer <token>'");
+ABSL_FLAG(std::string, health_listen, "", "extra plaintext address host:port serving only grpc.health.v1 (probes)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9090", "HTTP address of /metrics, host:port (port 0: any)");
 ABSL_FLAG(int64_t, max_num_seqs, 64, "sequences in one engine step at most");
 ABSL_FLAG(int64_t, max_num_batched_tokens, 2048, "tokens in one engine step at most (longer prompts are chunked)");
@@ -51,6 +57,16 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
   ServerOptions options;
   DS_ASSIGN_OR_RETURN(options.listen, ParseListenAddress(absl::GetFlag(FLAGS_listen), "listen"));
   DS_ASSIGN_OR_RETURN(options.metrics_listen, ParseListenAddress(absl::GetFlag(FLAGS_metrics_listen), "metrics-listen"));
+  const std::string health_listen = absl::GetFlag(FLAGS_health_listen);
+  if (!health_listen.empty()) {
+    DS_ASSIGN_OR_RETURN(options.health_listen, ParseListenAddress(health_listen, "health-listen"));
+  }
+  SecurityFiles files;
+  files.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  files.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  files.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  files.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
+  DS_ASSIGN_OR_RETURN(options.security, LoadServerSecurity(files));
   options.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
   return options;
 }
@@ -85,14 +101,9 @@ absl::StatusOr<ModelOptions> ModelOptionsFromFlags() {
   return options;
 }
 
-absl::StatusOr<ModelSource> LoadModelFromFlags() {
-  const std::string dir = absl::GetFlag(FLAGS_model);
-  if (absl::GetFlag(FLAGS_demo_model) == !dir.empty()) {
-    return absl::InvalidArgumentError("give exactly one of --model DIR and --demo-model");
-  }
-  if (dir.empty()) return LoadDemoModelSource();
-  DS_ASSIGN_OR_RETURN(LoadFormat format, ParseLoadFormat(absl::GetFlag(FLAGS_load_format)));
-  return LoadModelSource(dir, format);
+const char* TransportName(const ServerSecurity& security) {
+  if (!security.tls()) return "plaintext";
+  return security.client_ca_pem.empty() ? "TLS" : "mTLS";
 }
 
 int Fail(const absl::Status& status) {
@@ -102,7 +113,8 @@ int Fail(const absl::Status& status) {
 
 int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage("deltaserve (--model DIR | --demo-model) [--listen HOST:PORT] [--metrics-listen "
-                               "HOST:PORT] [--max-num-seqs N] [--max-queue N] [--drain-timeout S] ...");
+                               "HOST:PORT] [--tls-cert-file F --tls-key-file F [--tls-client-ca-file F]] "
+                               "[--health-listen HOST:PORT] [--auth-token-file F] [--max-num-seqs N] ...");
   ParseDashedCommandLine(argc, argv);
   // Blocked before any thread starts, so that every thread inherits the mask and the
   // signals wait for sigwait below (also while the model loads).
@@ -121,8 +133,15 @@ int Run(int argc, char** argv) {
   std::fprintf(stderr, "deltaserve: gRPC on %s:%d, metrics on http://%s:%d/metrics; loading the model\n",
                server_options->listen.host.c_str(), (*server)->grpc_port(),
                server_options->metrics_listen.host.c_str(), (*server)->metrics_port());
+  std::fprintf(stderr, "deltaserve: gRPC over %s, %s\n", TransportName(server_options->security),
+               server_options->security.auth_token.empty() ? "no bearer token" : "bearer token required");
+  if (server_options->health_listen.has_value()) {
+    std::fprintf(stderr, "deltaserve: plaintext health on %s:%d\n", server_options->health_listen->host.c_str(),
+                 (*server)->health_port());
+  }
 
-  absl::StatusOr<ModelSource> source = LoadModelFromFlags();
+  absl::StatusOr<ModelSource> source = LoadModelSourceFromFlags(
+      absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_demo_model), absl::GetFlag(FLAGS_load_format));
   if (!source.ok()) return Fail(source.status());
   const std::string description = source->description;
   for (const std::string& warning : source->warnings) std::cerr << "deltaserve: warning: " << warning << "\n";

@@ -13,10 +13,6 @@ if (!valuesFile) fail('usage: chart_renders_value_set_test.mjs HELM SOURCE_DIR (
 const YAML = loadYaml(sourceDir);
 const chartDir = path.join(sourceDir, 'helm/deltaserve');
 
-// Flags the chart passes that server/main.cc does not define yet (docs/deploy.md,
-// "What the server still lacks"). A flag leaves this list when the server gains it.
-const PENDING_SERVER_FLAGS = new Set(['tls-cert-file', 'tls-key-file', 'tls-client-ca-file', 'health-listen', 'auth-token-file']);
-
 function deepMerge(base, override) {
   if (typeof base !== 'object' || base === null || Array.isArray(base)) return override;
   if (typeof override !== 'object' || override === null || Array.isArray(override)) return override;
@@ -81,21 +77,27 @@ if (!container) fail('no container named deltaserve');
 const flags = parseArgs(container.args);
 const known = serverFlags();
 const demo = values.model.source === 'demo';
+// Flags the chart passes only for some values; the TLS and token ones are checked
+// against their secrets below.
+const conditional = {
+  model: !demo,
+  'load-format': !demo,
+  'demo-model': demo,
+  'tls-cert-file': values.tls.enabled,
+  'tls-key-file': values.tls.enabled,
+  'health-listen': values.tls.enabled,
+  'tls-client-ca-file': values.tls.enabled && Boolean(values.tls.clientCaSecretName),
+  'auth-token-file': values.auth.enabled,
+};
 for (const flag of known) {
-  const sourceOnly = { model: !demo, 'load-format': !demo, 'demo-model': demo };
-  const wanted = flag in sourceOnly ? sourceOnly[flag] : true;
+  const wanted = flag in conditional ? conditional[flag] : true;
   checks.expect(flags.has(flag) === wanted, `--${flag} ${wanted ? 'missing from' : 'unexpected in'} the container args`);
   const expected = expectedFlagValue(flag, values);
   if (flags.has(flag) && expected !== undefined) {
     checks.expect(String(flags.get(flag)) === String(expected), `--${flag}=${flags.get(flag)}, values say ${expected}`);
   }
 }
-for (const flag of flags.keys()) {
-  checks.expect(known.has(flag) || PENDING_SERVER_FLAGS.has(flag), `--${flag} is neither a server flag nor a pending one`);
-}
-for (const flag of PENDING_SERVER_FLAGS) {
-  checks.expect(!known.has(flag), `server/main.cc now defines --${flag}: drop it from PENDING_SERVER_FLAGS and docs/deploy.md`);
-}
+for (const flag of flags.keys()) checks.expect(known.has(flag), `--${flag} is not a flag of server/main.cc`);
 
 const probePort = values.tls.enabled ? values.tls.healthPort : values.server.grpcPort;
 for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
