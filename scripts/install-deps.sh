@@ -16,6 +16,10 @@ packages=(
   nodejs
   # deploy checks: promtool and a real Prometheus, helm's zip, the image scripts' lint
   prometheus unzip shellcheck
+  # the TLS tests make their certificates with the openssl command
+  openssl
+  # deltaserve-accuracy draws its plot with gnuplot
+  gnuplot-nox
 )
 
 missing=()

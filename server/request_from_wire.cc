@@ -118,6 +118,7 @@ absl::StatusOr<GenerationRequest> RequestFromWire(const v1::GenerateRequest& wir
   DS_ASSIGN_OR_RETURN(request.attention, AttentionFromWire(wire.attention(), limits));
   DS_ASSIGN_OR_RETURN(request.prompt_token_ids, PromptTokens(wire, limits));
   request.priority = wire.priority();
+  request.report_accuracy = wire.attention().report_accuracy();
   return request;
 }
 

@@ -6,6 +6,7 @@
 namespace deltaserve::server {
 
 v1::FinishReason FinishReasonToWire(FinishReason reason);
+void LayerAccuracyToWire(const LayerAccuracy& layer, v1::LayerAccuracy* wire);
 
 // Appends one engine delivery (new tokens, text, logprobs) to a response being built;
 // Message is v1::GenerateResponse or v1::GenerateStreamResponse.
@@ -25,7 +26,8 @@ void AppendOutput(const RequestOutput& output, Message* response) {
   }
 }
 
-// Fills the fields of the last message: finish reason, usage and timings.
+// Fills the fields of the last message: finish reason, usage, timings and, when asked,
+// the accuracy per layer.
 template <typename Message>
 void SetCompletion(const RequestEvent& last, Message* response) {
   response->set_finish_reason(FinishReasonToWire(last.output.finish_reason));
@@ -37,6 +39,7 @@ void SetCompletion(const RequestEvent& last, Message* response) {
   timings->set_queue_seconds(last.timings.queue_seconds);
   timings->set_time_to_first_token_seconds(last.timings.time_to_first_token_seconds);
   timings->set_total_seconds(last.timings.total_seconds);
+  for (const LayerAccuracy& layer : last.output.layer_accuracy) LayerAccuracyToWire(layer, response->add_layer_accuracy());
 }
 
 }  // namespace deltaserve::server

@@ -36,24 +36,34 @@ prometheus::Gauge& AddGauge(prometheus::Registry& registry, const std::string& n
   return prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
 }
 
-// Registered with their label values up front so that dashboards find them before the
-// attention backends report anything.
-void RegisterAttentionFamilies(prometheus::Registry& registry) {
-  auto& prefill = prometheus::BuildHistogram()
-                      .Name("deltaserve_prefill_attention_seconds")
-                      .Help("Prefill attention time per layer call, by attention mode")
-                      .Register(registry);
-  for (AttentionMode mode :
-       {AttentionMode::kDense, AttentionMode::kSparse, AttentionMode::kRecompute, AttentionMode::kDelta}) {
-    prefill.Add({{"mode", std::string(AttentionModeName(mode))}}, LatencyBuckets());
-  }
-  auto& cosine = prometheus::BuildHistogram()
-                     .Name("deltaserve_attention_cosine_similarity")
-                     .Help("Cosine similarity of sparse or delta attention rows to dense ones, by kind")
+constexpr AttentionMode kAttentionModes[] = {AttentionMode::kDense, AttentionMode::kSparse, AttentionMode::kRecompute,
+                                             AttentionMode::kDelta};
+
+// Registered with every label value up front so that dashboards find them before the
+// first prefill.
+std::vector<Histogram*> AddPrefillAttentionHistograms(prometheus::Registry& registry) {
+  auto& family = prometheus::BuildHistogram()
+                     .Name("deltaserve_prefill_attention_seconds")
+                     .Help("Attention time of one sequence's prefill chunk, summed over layers, by attention mode")
                      .Register(registry);
-  for (const char* kind : {"anchor_sparse", "probe_sparse", "probe_delta"}) {
-    cosine.Add({{"kind", kind}}, CosineBuckets());
+  std::vector<Histogram*> by_mode;
+  for (AttentionMode mode : kAttentionModes) {
+    by_mode.push_back(&family.Add({{"mode", std::string(AttentionModeName(mode))}}, LatencyBuckets()));
   }
+  return by_mode;
+}
+
+// The registry merges the calls for each kind into one family.
+Histogram& AddCosineHistogram(prometheus::Registry& registry, const std::string& kind) {
+  return prometheus::BuildHistogram()
+      .Name("deltaserve_attention_cosine_similarity")
+      .Help("Cosine similarity of sparse or delta attention rows to dense ones (mean over heads), by kind")
+      .Register(registry)
+      .Add({{"kind", kind}}, CosineBuckets());
+}
+
+void ObserveAll(Histogram& histogram, const std::vector<double>& values) {
+  for (double value : values) histogram.Observe(value);
 }
 
 void AdvanceCounter(prometheus::Counter& counter, int64_t previous, int64_t current) {
@@ -90,8 +100,11 @@ ServerMetrics::ServerMetrics(const std::string& version)
                                        "Prompt tokens looked up in the prefix cache")),
       requests_running_(AddGauge(*registry_, "deltaserve_requests_running", "Sequences in the running batch")),
       requests_waiting_(AddGauge(*registry_, "deltaserve_requests_waiting", "Sequences waiting to be scheduled")),
-      kv_cache_usage_(AddGauge(*registry_, "deltaserve_kv_cache_usage_ratio", "Share of KV-cache blocks in use")) {
-  RegisterAttentionFamilies(*registry_);
+      kv_cache_usage_(AddGauge(*registry_, "deltaserve_kv_cache_usage_ratio", "Share of KV-cache blocks in use")),
+      prefill_attention_(AddPrefillAttentionHistograms(*registry_)),
+      anchor_sparse_cosine_(AddCosineHistogram(*registry_, "anchor_sparse")),
+      probe_sparse_cosine_(AddCosineHistogram(*registry_, "probe_sparse")),
+      probe_delta_cosine_(AddCosineHistogram(*registry_, "probe_delta")) {
   prometheus::BuildGauge()
       .Name("deltaserve_build_info")
       .Help("Always 1; the labels say which build is running")
@@ -106,6 +119,12 @@ void ServerMetrics::ObserveLoop(const EngineLoopReport& report) {
   requests_running_.Set(static_cast<double>(report.stats.running));
   requests_waiting_.Set(static_cast<double>(report.stats.waiting));
   kv_cache_usage_.Set(report.stats.kv_cache_usage);
+  for (const auto& [mode, seconds] : report.attention.prefill_seconds) {
+    prefill_attention_[static_cast<size_t>(mode)]->Observe(seconds);
+  }
+  ObserveAll(anchor_sparse_cosine_, report.attention.cosines.anchor_sparse);
+  ObserveAll(probe_sparse_cosine_, report.attention.cosines.probe_sparse);
+  ObserveAll(probe_delta_cosine_, report.attention.cosines.probe_delta);
   std::lock_guard<std::mutex> lock(totals_mutex_);
   if (report.step_seconds.has_value()) {
     step_forward_.Observe(report.stats.forward_seconds_total - last_totals_.forward_seconds_total);

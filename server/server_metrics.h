@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -30,6 +31,7 @@ class ServerMetrics {
  public:
   explicit ServerMetrics(const std::string& version);
 
+  // Also observes the step's prefill attention time and accuracy samples.
   void ObserveLoop(const EngineLoopReport& report);
   void ObserveRequest(const RequestRecord& record);
   // The Prometheus text exposition of every metric.
@@ -52,6 +54,11 @@ class ServerMetrics {
   prometheus::Gauge& requests_running_;
   prometheus::Gauge& requests_waiting_;
   prometheus::Gauge& kv_cache_usage_;
+  // By attention mode (AttentionMode's value) and by cosine kind, registered up front.
+  std::vector<prometheus::Histogram*> prefill_attention_;
+  prometheus::Histogram& anchor_sparse_cosine_;
+  prometheus::Histogram& probe_sparse_cosine_;
+  prometheus::Histogram& probe_delta_cosine_;
 
   // The engine reports running totals; counters advance by the difference.
   std::mutex totals_mutex_;

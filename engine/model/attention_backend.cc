@@ -2,7 +2,18 @@
 
 #include <ATen/ATen.h>
 
+#include <chrono>
+
 namespace deltaserve {
+namespace {
+
+template <typename T>
+T* LayerSlot(std::vector<T>& per_layer, int64_t layer) {
+  if (static_cast<int64_t>(per_layer.size()) <= layer) per_layer.resize(layer + 1);
+  return &per_layer[layer];
+}
+
+}  // namespace
 
 at::Tensor CpuPagedAttention::Forward(int64_t layer, const at::Tensor& q, const at::Tensor& k,
                                       const at::Tensor& v, const AttentionBatch& batch) {
@@ -12,13 +23,17 @@ at::Tensor CpuPagedAttention::Forward(int64_t layer, const at::Tensor& q, const 
     const int64_t end = seq.first_row + seq.num_queries;
     auto [keys, values] = cache_.Gather(layer, seq.block_table, seq.start_position + seq.num_queries);
     PrefillAttentionExtras extras;
-    if (seq.delta_carry != nullptr) {
-      if (static_cast<int64_t>(seq.delta_carry->size()) <= layer) seq.delta_carry->resize(layer + 1);
-      extras.carry = &(*seq.delta_carry)[layer];
+    if (seq.delta_carry != nullptr) extras.carry = LayerSlot(*seq.delta_carry, layer);
+    if (seq.measurements != nullptr) extras.telemetry = LayerSlot(seq.measurements->layers, layer);
+    const auto start = std::chrono::steady_clock::now();
+    at::Tensor seq_out = out.slice(0, seq.first_row, end);
+    seq_out.copy_(PrefillAttention(q.slice(0, seq.first_row, end), keys, values, seq.start_position, seq.prompt_len,
+                                   seq.config, extras));
+    if (seq.measurements != nullptr) {
+      seq.measurements->attention_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
-    out.slice(0, seq.first_row, end)
-        .copy_(PrefillAttention(q.slice(0, seq.first_row, end), keys, values, seq.start_position,
-                                seq.prompt_len, seq.config, extras));
+    if (observer_) observer_(layer, seq, seq_out);
   }
   return out;
 }

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -10,6 +12,13 @@
 #include "engine/cache/kv_cache.h"
 
 namespace deltaserve {
+
+// What the backend measures of one sequence's prefill chunk in one step (DESIGN.md,
+// "Accuracy telemetry"); calls add to it.
+struct PrefillMeasurements {
+  std::vector<AttentionTelemetry> layers;  // one per layer
+  double attention_seconds = 0;            // wall time of the chunk's attention, all layers
+};
 
 // One sequence's share of a forward batch.
 struct AttentionSequence {
@@ -21,6 +30,8 @@ struct AttentionSequence {
   AttentionConfig config;
   // One per layer, kept by the sequence across its prefill chunks (delta mode).
   std::vector<DeltaCarry>* delta_carry = nullptr;
+  // Set for prefill chunks by a caller that reports accuracy and timing; null for decode.
+  PrefillMeasurements* measurements = nullptr;
 };
 
 struct AttentionBatch {
@@ -38,16 +49,23 @@ class AttentionBackend {
                              const AttentionBatch& batch) = 0;
 };
 
+// Sees one sequence's attention output [num_queries, H, d] of one layer; for offline
+// analysis (deltaserve-accuracy compares the modes layer by layer).
+using AttentionObserver =
+    std::function<void(int64_t layer, const AttentionSequence& seq, const at::Tensor& out)>;
+
 // The CPU reference: float32, one sequence at a time, so a sequence's result does not
 // depend on what else is in the batch.
 class CpuPagedAttention : public AttentionBackend {
  public:
-  explicit CpuPagedAttention(KvCache& cache) : cache_(cache) {}
+  explicit CpuPagedAttention(KvCache& cache, AttentionObserver observer = nullptr)
+      : cache_(cache), observer_(std::move(observer)) {}
   at::Tensor Forward(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const AttentionBatch& batch) override;
 
  private:
   KvCache& cache_;
+  AttentionObserver observer_;
 };
 
 }  // namespace deltaserve

@@ -111,6 +111,7 @@ void AsyncEngine::Loop() {
     absl::StatusOr<std::vector<RequestOutput>> outputs = engine_->Step();
     report.step_seconds = SecondsBetween(start, Clock::now());
     report.stats = engine_->stats();
+    report.attention = engine_->last_step_attention();
     if (!outputs.ok()) {
       Publish(report);
       // A failed step leaves the batch in an unknown state: end every request with the

@@ -43,6 +43,7 @@ struct EngineLoopReport {
   EngineStats stats;                        // after the turn
   std::optional<double> step_seconds;       // set when the turn ran LLMEngine::Step
   int64_t generated_tokens = 0;
+  StepAttentionReport attention{};  // what the step's prefill attention measured
 };
 
 struct AsyncEngineOptions {

@@ -12,9 +12,10 @@ BlockManager::BlockManager(int64_t num_blocks, int64_t block_size)
   }
 }
 
-uint64_t BlockManager::ChainHash(uint64_t previous, const int32_t* tokens) const {
-  // FNV-1a over the previous hash and the block's tokens; collisions are harmless
-  // because a hit is confirmed by comparing the tokens themselves.
+namespace {
+
+// FNV-1a over 64-bit words.
+uint64_t Fnv1a(std::initializer_list<uint64_t> words, const int32_t* tokens, int64_t num_tokens) {
   uint64_t hash = 1469598103934665603ull;
   auto mix = [&hash](uint64_t word) {
     for (int byte = 0; byte < 8; ++byte) {
@@ -22,9 +23,27 @@ uint64_t BlockManager::ChainHash(uint64_t previous, const int32_t* tokens) const
       hash *= 1099511628211ull;
     }
   };
-  mix(previous);
-  for (int64_t i = 0; i < block_size_; ++i) mix(static_cast<uint32_t>(tokens[i]));
+  for (uint64_t word : words) mix(word);
+  for (int64_t i = 0; i < num_tokens; ++i) mix(static_cast<uint32_t>(tokens[i]));
+  return hash;
+}
+
+}  // namespace
+
+uint64_t BlockManager::ChainHash(uint64_t previous, const int32_t* tokens) const {
+  // Collisions are harmless: a hit is confirmed by comparing the tokens themselves, and
+  // a chain's start (ChainStart) is part of every later hash.
+  const uint64_t hash = Fnv1a({previous}, tokens, block_size_);
   return hash == kNoHash ? 1 : hash;
+}
+
+uint64_t BlockManager::ChainStart(const Sequence& seq) const {
+  const AttentionConfig& a = seq.attention;
+  // Dense prefill ignores the sparse geometry; probes never change the output.
+  if (a.mode == AttentionMode::kDense) return Fnv1a({0}, nullptr, 0);
+  return Fnv1a({static_cast<uint64_t>(a.mode) + 1, static_cast<uint64_t>(a.window), static_cast<uint64_t>(a.sink),
+                static_cast<uint64_t>(a.lambda)},
+               nullptr, 0);
 }
 
 bool BlockManager::CanAllocate(const Sequence& seq) const {
@@ -59,7 +78,7 @@ void BlockManager::Allocate(Sequence& seq, int64_t prefix_alignment) {
   // and the alignment, may come from the cache.
   const int64_t step = std::lcm(block_size_, prefix_alignment) / block_size_;
   const int64_t cacheable = (seq.num_tokens() - 1) / block_size_ / step * step;
-  uint64_t hash = kNoHash;
+  uint64_t hash = ChainStart(seq);
   bool hitting = true;
   int64_t cached_tokens = 0;
   seq.block_table.clear();
@@ -111,7 +130,7 @@ void BlockManager::Append(Sequence& seq, int64_t num_new_tokens) {
 
 void BlockManager::CacheComputedBlocks(const Sequence& seq) {
   const int64_t full = seq.num_computed_tokens / block_size_;
-  uint64_t hash = kNoHash;
+  uint64_t hash = ChainStart(seq);
   for (int64_t i = 0; i < full; ++i) {
     Block& block = blocks_[seq.block_table[i]];
     if (block.hash != kNoHash) {

@@ -10,8 +10,9 @@
 namespace deltaserve {
 
 // Owns the KV-cache blocks: a free list, reference counts, and prefix caching by a
-// hash chain over full blocks (a block's hash covers its tokens and every token before
-// it). A freed block keeps its contents and hash until it is handed out again, so a
+// hash chain over full blocks (a block's hash covers its tokens, every token before it
+// and the prefill attention that computed them: a layer's K/V depend on the layers
+// below, so blocks prefilled in delta mode are not dense blocks). A freed block keeps its contents and hash until it is handed out again, so a
 // later prompt with the same prefix reuses it.
 class BlockManager {
  public:
@@ -54,6 +55,8 @@ class BlockManager {
   };
 
   uint64_t ChainHash(uint64_t previous, const int32_t* tokens) const;
+  // Where a sequence's chain starts: its prefill attention settings.
+  uint64_t ChainStart(const Sequence& seq) const;
   int32_t TakeFreeBlock();
   void Reuse(int32_t block_id);
 

@@ -12,6 +12,33 @@
 #include "engine/util/status_macros.h"
 
 namespace deltaserve {
+namespace {
+
+void AppendTelemetry(const AttentionTelemetry& from, AttentionTelemetry& into) {
+  into.anchor_sparse.insert(into.anchor_sparse.end(), from.anchor_sparse.begin(), from.anchor_sparse.end());
+  into.probe_sparse.insert(into.probe_sparse.end(), from.probe_sparse.begin(), from.probe_sparse.end());
+  into.probe_delta.insert(into.probe_delta.end(), from.probe_delta.begin(), from.probe_delta.end());
+}
+
+std::optional<double> Mean(const std::vector<double>& values) {
+  if (values.empty()) return std::nullopt;
+  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+}
+
+// Every layer is reported, also those of a prompt that the prefix cache answered whole.
+std::vector<LayerAccuracy> LayerAccuracies(const std::vector<AttentionTelemetry>& per_layer, int64_t num_layers) {
+  std::vector<LayerAccuracy> layers;
+  for (int64_t layer = 0; layer < num_layers; ++layer) {
+    const AttentionTelemetry measured =
+        layer < static_cast<int64_t>(per_layer.size()) ? per_layer[layer] : AttentionTelemetry{};
+    layers.push_back(LayerAccuracy{layer, Mean(measured.anchor_sparse), Mean(measured.probe_sparse),
+                                   Mean(measured.probe_delta), static_cast<int64_t>(measured.anchor_sparse.size()),
+                                   static_cast<int64_t>(measured.probe_sparse.size())});
+  }
+  return layers;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_config, LlamaWeights weights,
                                                              std::shared_ptr<const Tokenizer> tokenizer,
@@ -98,6 +125,7 @@ absl::Status LLMEngine::AddRequest(GenerationRequest request) {
   auto seq = std::make_unique<Sequence>(request.request_id, std::move(request.prompt_token_ids),
                                         std::move(request.sampling), request.attention, request.priority, seed,
                                         next_arrival_++);
+  seq->report_accuracy = request.report_accuracy;
   Sequence* raw = seq.get();
   requests_.emplace(request.request_id, Request{std::move(seq), OutputText(tokenizer_.get(), raw->sampling.stop)});
   scheduler_.Add(raw);
@@ -129,6 +157,9 @@ RequestOutput LLMEngine::Finish(Request& request, FinishReason reason, RequestOu
   output.cached_prompt_tokens = seq.num_cached_prompt_tokens;
   output.queue_seconds =
       std::chrono::duration<double>(seq.first_scheduled_time.value_or(Clock::now()) - seq.arrival_time).count();
+  if (seq.report_accuracy) {
+    output.layer_accuracy = LayerAccuracies(seq.prefill_accuracy, model_.config().num_hidden_layers);
+  }
   scheduler_.Remove(&seq);
   requests_.erase(seq.request_id);
   return output;
@@ -161,7 +192,24 @@ std::vector<RequestOutput> LLMEngine::Abort(const std::string& request_id) {
   return {Finish(it->second, FinishReason::kCancelled, std::move(output))};
 }
 
+void LLMEngine::RecordPrefill(const PrefillChunk& chunk) {
+  Sequence& seq = *chunk.seq;
+  last_step_attention_.prefill_seconds.emplace_back(seq.attention.mode, chunk.measurements.attention_seconds);
+  for (const AttentionTelemetry& layer : chunk.measurements.layers) {
+    AppendTelemetry(layer, last_step_attention_.cosines);
+  }
+  if (!seq.report_accuracy) return;
+  // A preempted sequence computes its prompt again: the new samples replace the old.
+  if (chunk.start < seq.accuracy_measured_until) seq.prefill_accuracy.clear();
+  seq.prefill_accuracy.resize(std::max(seq.prefill_accuracy.size(), chunk.measurements.layers.size()));
+  for (size_t layer = 0; layer < chunk.measurements.layers.size(); ++layer) {
+    AppendTelemetry(chunk.measurements.layers[layer], seq.prefill_accuracy[layer]);
+  }
+  seq.accuracy_measured_until = chunk.end;
+}
+
 absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
+  last_step_attention_ = StepAttentionReport{};
   std::vector<ScheduledSequence> scheduled = scheduler_.Schedule();
   std::vector<RequestOutput> outputs;
   if (scheduled.empty()) return outputs;
@@ -173,6 +221,7 @@ absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
     return absl::InternalError(absl::StrCat("forward pass: ", e.what_without_backtrace()));
   }
   forward_seconds_total_ += std::chrono::duration<double>(Clock::now() - forward_start).count();
+  for (const PrefillChunk& chunk : step.prefill) RecordPrefill(chunk);
   for (const ScheduledSequence& item : scheduled) {
     item.seq->num_computed_tokens += item.num_new_tokens;
     block_manager_.CacheComputedBlocks(*item.seq);

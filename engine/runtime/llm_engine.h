@@ -3,8 +3,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -38,6 +40,28 @@ struct GenerationRequest {
   SamplingParams sampling;
   AttentionConfig attention;
   int32_t priority = 0;  // lower runs first
+  // The final output carries the prefill's accuracy per layer (RequestOutput::layer_accuracy).
+  bool report_accuracy = false;
+};
+
+// One layer's mean cosine similarities over a request's prefill (DESIGN.md, "Accuracy
+// telemetry"); a mean is absent when nothing of its kind was measured (dense and sparse
+// modes have no anchors, probes need probe_fraction > 0, probe_delta needs delta mode).
+struct LayerAccuracy {
+  int64_t layer = 0;
+  std::optional<double> anchor_sparse;
+  std::optional<double> probe_sparse;
+  std::optional<double> probe_delta;
+  int64_t anchors = 0;
+  int64_t probes = 0;
+};
+
+// What the prefill attention of one step measured, for metrics.
+struct StepAttentionReport {
+  // Every cosine sample of every prefill chunk and layer in the step.
+  AttentionTelemetry cosines;
+  // One per prefill chunk: its attention time summed over layers.
+  std::vector<std::pair<AttentionMode, double>> prefill_seconds;
 };
 
 // What one step produced for one request: the new tokens and text since the last
@@ -53,6 +77,8 @@ struct RequestOutput {
   int64_t completion_tokens = 0;
   int64_t cached_prompt_tokens = 0;
   double queue_seconds = 0;  // from AddRequest until the request first ran
+  // On the final output of a request that asked for it: one per layer.
+  std::vector<LayerAccuracy> layer_accuracy;
 };
 
 struct EngineStats {
@@ -84,6 +110,8 @@ class LLMEngine {
 
   bool HasUnfinishedRequests() const { return !requests_.empty(); }
   EngineStats stats() const;
+  // What the last Step's prefill attention measured; cleared by the next Step.
+  const StepAttentionReport& last_step_attention() const { return last_step_attention_; }
   const ModelConfig& model_config() const { return model_.config(); }
   const Tokenizer* tokenizer() const { return tokenizer_.get(); }
   const EngineConfig& config() const { return config_; }
@@ -101,6 +129,7 @@ class LLMEngine {
   absl::StatusOr<RequestOutput> AcceptToken(Request& request, const SampledToken& sampled);
   FinishReason CheckFinished(const Sequence& seq, int32_t token) const;
   RequestOutput Finish(Request& request, FinishReason reason, RequestOutput output);
+  void RecordPrefill(const PrefillChunk& chunk);
 
   EngineConfig config_;
   LlamaModel model_;
@@ -113,6 +142,7 @@ class LLMEngine {
   std::map<std::string, Request> requests_;
   uint64_t next_arrival_ = 0;
   double forward_seconds_total_ = 0;
+  StepAttentionReport last_step_attention_;
   std::mt19937_64 seed_source_{std::random_device{}()};
 };
 

@@ -2,16 +2,19 @@
 
 #include <ATen/ATen.h>
 
+#include <utility>
+
 namespace deltaserve {
 
 ModelRunner::ModelRunner(const LlamaModel& model, KvCache& cache, AttentionBackend& attention)
     : model_(model), cache_(cache), attention_(attention) {}
 
-ForwardBatch ModelRunner::BuildBatch(const std::vector<ScheduledSequence>& scheduled,
-                                     std::vector<Sequence*>* owners) const {
+ForwardBatch ModelRunner::BuildBatch(const std::vector<ScheduledSequence>& scheduled, StepLogits* result) const {
   const int64_t block_size = cache_.shape().block_size;
   std::vector<int64_t> tokens, positions, slots, logit_rows;
   ForwardBatch batch;
+  // The attention sequences point into it: no reallocation.
+  result->prefill.reserve(scheduled.size());
   for (const ScheduledSequence& item : scheduled) {
     const Sequence& seq = *item.seq;
     const int64_t first_row = static_cast<int64_t>(tokens.size());
@@ -20,12 +23,17 @@ ForwardBatch ModelRunner::BuildBatch(const std::vector<ScheduledSequence>& sched
       positions.push_back(pos);
       slots.push_back(static_cast<int64_t>(seq.block_table[pos / block_size]) * block_size + pos % block_size);
     }
-    batch.attention.sequences.push_back(AttentionSequence{first_row, item.num_new_tokens, seq.num_computed_tokens,
-                                                          seq.num_prompt_tokens, seq.block_table, seq.attention,
-                                                          &item.seq->delta_carry});
-    if (seq.num_computed_tokens + item.num_new_tokens == seq.num_tokens()) {
+    const int64_t end = seq.num_computed_tokens + item.num_new_tokens;
+    AttentionSequence attention{first_row,        item.num_new_tokens, seq.num_computed_tokens, seq.num_prompt_tokens,
+                                seq.block_table, seq.attention,       &item.seq->delta_carry};
+    if (seq.num_computed_tokens < seq.num_prompt_tokens) {
+      result->prefill.push_back(PrefillChunk{item.seq, seq.num_computed_tokens, end, {}});
+      attention.measurements = &result->prefill.back().measurements;
+    }
+    batch.attention.sequences.push_back(std::move(attention));
+    if (end == seq.num_tokens()) {
       logit_rows.push_back(static_cast<int64_t>(tokens.size()) - 1);
-      owners->push_back(item.seq);
+      result->owners.push_back(item.seq);
     }
   }
   auto to_tensor = [](const std::vector<int64_t>& values) {
@@ -40,7 +48,7 @@ ForwardBatch ModelRunner::BuildBatch(const std::vector<ScheduledSequence>& sched
 
 StepLogits ModelRunner::Run(const std::vector<ScheduledSequence>& scheduled) const {
   StepLogits result;
-  ForwardBatch batch = BuildBatch(scheduled, &result.owners);
+  ForwardBatch batch = BuildBatch(scheduled, &result);
   result.logits = model_.Forward(batch, attention_);
   return result;
 }

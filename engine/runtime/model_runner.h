@@ -11,9 +11,18 @@
 
 namespace deltaserve {
 
+// What the attention backend measured of one sequence's prefill chunk.
+struct PrefillChunk {
+  Sequence* seq;
+  int64_t start;  // the chunk's first position
+  int64_t end;
+  PrefillMeasurements measurements;
+};
+
 struct StepLogits {
-  at::Tensor logits;              // [N, vocab]
-  std::vector<Sequence*> owners;  // row i belongs to owners[i]
+  at::Tensor logits;                // [N, vocab]
+  std::vector<Sequence*> owners;    // row i belongs to owners[i]
+  std::vector<PrefillChunk> prefill;  // one per sequence whose chunk holds prompt tokens
 };
 
 // Turns a scheduled step into one forward batch over the paged cache and returns the
@@ -25,7 +34,8 @@ class ModelRunner {
   StepLogits Run(const std::vector<ScheduledSequence>& scheduled) const;
 
  private:
-  ForwardBatch BuildBatch(const std::vector<ScheduledSequence>& scheduled, std::vector<Sequence*>* owners) const;
+  // Points the batch's prefill sequences at result->prefill, which must outlive the batch.
+  ForwardBatch BuildBatch(const std::vector<ScheduledSequence>& scheduled, StepLogits* result) const;
 
   const LlamaModel& model_;
   KvCache& cache_;

@@ -40,6 +40,12 @@ struct Sequence {
   std::vector<int32_t> block_table;
   // Delta attention's correction handed from one prefill chunk to the next, per layer.
   std::vector<DeltaCarry> delta_carry;
+  // The request asked for the accuracy of its prefill per layer (DESIGN.md, "Accuracy
+  // telemetry"): the cosine samples of every prefill chunk, per layer, collected up to
+  // position accuracy_measured_until.
+  bool report_accuracy = false;
+  std::vector<AttentionTelemetry> prefill_accuracy;
+  int64_t accuracy_measured_until = 0;
   SamplingParams sampling;
   AttentionConfig attention;
   int32_t priority;

@@ -66,6 +66,24 @@ TEST(BlockManagerPrefixCache, UncomputedBlocksAreNotShared) {
   EXPECT_EQ(second.num_computed_tokens, 0);
 }
 
+TEST(BlockManagerPrefixCache, BlocksPrefilledInAnotherAttentionModeAreNotShared) {
+  BlockManager manager(10, 4);
+  Sequence dense = MakeSequence(Iota(10), 0);
+  manager.Allocate(dense);
+  Compute(manager, dense);
+  Sequence delta("s1", Iota(10), SamplingParams{}, AttentionConfig{AttentionMode::kDelta, 4, 1, 2, 0.0}, 0, 0, 1);
+  manager.Allocate(delta);
+  EXPECT_EQ(delta.num_computed_tokens, 0);
+  Compute(manager, delta);
+  Sequence same_delta("s2", Iota(10), SamplingParams{}, delta.attention, 0, 0, 2);
+  manager.Allocate(same_delta, /*prefix_alignment=*/2);
+  EXPECT_EQ(same_delta.num_computed_tokens, 8);
+  Sequence dense_again = MakeSequence(Iota(10), 3);
+  manager.Allocate(dense_again);
+  EXPECT_EQ(dense_again.num_computed_tokens, 8);
+  EXPECT_EQ(dense_again.block_table[0], dense.block_table[0]);
+}
+
 TEST(BlockManagerPrefixCache, DifferentEarlierTokensMeanNoHit) {
   BlockManager manager(10, 4);
   Sequence first = MakeSequence(Iota(12), 0);
