@@ -7,18 +7,9 @@ set -euo pipefail
 build=${1:-build}
 generate="$build/engine/cli/deltaserve-generate"
 models_dir=$(cd "$(dirname "$0")/.." && pwd)/../shared/models
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# config.json of Llama-3.2-1B (no weights: --load-format dummy makes seeded random ones).
+llama_1b=$(cd "$(dirname "$0")/.." && pwd)/engine/runtime/bench/llama-3.2-1b-shape
 
-cat >"$work/config.json" <<'JSON'
-{"architectures": ["LlamaForCausalLM"], "hidden_size": 2048, "intermediate_size": 8192,
- "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 64,
- "rms_norm_eps": 1e-05, "rope_theta": 500000.0, "max_position_embeddings": 131072,
- "rope_scaling": {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
- "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
- "tie_word_embeddings": true, "vocab_size": 128256, "bos_token_id": 128000,
- "eos_token_id": 128001, "torch_dtype": "bfloat16"}
-JSON
 
 bandwidth=$("$build/engine/runtime/deltaserve_memory_bandwidth" | sed -E 's/read GB\/s: ([0-9.]+).*/\1/')
 
@@ -50,7 +41,7 @@ params() {
 }
 
 run "stories260K" "$(params 64 172 5 512 8 4 8)" 256 128 --model "$models_dir/stories260K"
-run "Llama-3.2-1B shape, dummy" "$(params 2048 8192 16 128256 32 8 64)" 128 16 --model "$work" --load-format dummy
+run "Llama-3.2-1B shape, dummy" "$(params 2048 8192 16 128256 32 8 64)" 128 16 --model "$llama_1b" --load-format dummy
 
 echo
 echo "memory read bandwidth: $bandwidth GB/s; $(nproc) cores; $(lscpu | sed -nE 's/^Model name: +//p')"
