@@ -48,6 +48,7 @@ ABSL_FLAG(std::string, attention_mode, "delta", "default prefill attention: dens
 ABSL_FLAG(int64_t, window, 2048, "default sliding window of sparse prefill attention");
 ABSL_FLAG(int64_t, sink, 1024, "default sink tokens of sparse prefill attention");
 ABSL_FLAG(int64_t, lambda, 64, "default delta-attention anchor spacing");
+ABSL_FLAG(std::string, dense_layers, "", "layers whose prefill is always dense, comma-separated (e.g. 0,1)");
 ABSL_FLAG(double, probe_fraction, 0.0, "default share of anchor groups that measure the remaining error");
 
 namespace deltaserve::server {
@@ -78,6 +79,8 @@ absl::StatusOr<ModelOptions> ModelOptionsFromFlags() {
   options.engine.max_model_len = absl::GetFlag(FLAGS_max_model_len);
   options.engine.kv_cache_bytes = absl::GetFlag(FLAGS_kv_cache_bytes);
   options.engine.block_size = absl::GetFlag(FLAGS_block_size);
+  DS_ASSIGN_OR_RETURN(options.engine.dense_layers,
+                      ParseIntegerList(absl::GetFlag(FLAGS_dense_layers), "--dense-layers", "layer index"));
   options.max_queue = absl::GetFlag(FLAGS_max_queue);
   if (options.max_queue < 1) return absl::InvalidArgumentError("--max-queue: must be >= 1");
 

@@ -58,7 +58,7 @@ class SingleSequenceModel {
         cache_(KvCacheShape{config.num_hidden_layers, (max_tokens + kBlockSize - 1) / kBlockSize, kBlockSize,
                             config.num_key_value_heads, config.head_dim},
                at::kFloat),
-        attention_(cache_, [this](int64_t layer, const AttentionSequence&, const at::Tensor& out) {
+        attention_(cache_, /*dense_layers=*/{}, [this](int64_t layer, const AttentionSequence&, const at::Tensor& out) {
           if (capture_ != nullptr) (*capture_)[layer] = out.to(at::kDouble);
         }) {
     for (int32_t block = 0; block < cache_.shape().num_blocks; ++block) block_table_.push_back(block);

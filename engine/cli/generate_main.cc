@@ -46,18 +46,19 @@ ABSL_FLAG(int64_t, max_model_len, 0, "longest prompt plus output (0: the model's
 ABSL_FLAG(int64_t, block_size, 16, "tokens per KV-cache block");
 ABSL_FLAG(int64_t, max_num_batched_tokens, 8192, "prompt tokens per engine step (longer prompts are chunked)");
 ABSL_FLAG(int32_t, threads, 0, "CPU threads for the forward pass (0: every core)");
+ABSL_FLAG(std::string, dense_layers, "", "layers whose prefill is always dense, comma-separated (e.g. 0,1)");
 
 namespace deltaserve {
 namespace {
 
 absl::StatusOr<std::vector<int32_t>> ParseIdList(const std::string& text, const std::string& flag) {
+  DS_ASSIGN_OR_RETURN(std::vector<int64_t> values, ParseIntegerList(text, "--" + flag, "token id"));
   std::vector<int32_t> ids;
-  for (absl::string_view piece : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
-    int32_t id = 0;
-    if (!absl::SimpleAtoi(piece, &id)) {
-      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", piece, "' is not a token id"));
+  for (int64_t value : values) {
+    if (value < INT32_MIN || value > INT32_MAX) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", value, " is not a token id"));
     }
-    ids.push_back(id);
+    ids.push_back(static_cast<int32_t>(value));
   }
   return ids;
 }
@@ -123,6 +124,8 @@ absl::StatusOr<Generation> Generate(ModelSource source, bool has_prompt) {
   config.max_num_batched_tokens = absl::GetFlag(FLAGS_max_num_batched_tokens);
   config.max_num_seqs = 1;
   config.num_threads = absl::GetFlag(FLAGS_threads);
+  DS_ASSIGN_OR_RETURN(config.dense_layers,
+                      ParseIntegerList(absl::GetFlag(FLAGS_dense_layers), "--dense-layers", "layer index"));
   // Exactly the blocks this one request can need.
   if (config.block_size < 1) return absl::InvalidArgumentError("--block-size: must be at least 1");
   const KvCacheShape shape{source.config.num_hidden_layers, 0, config.block_size,

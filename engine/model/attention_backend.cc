@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace deltaserve {
@@ -19,7 +20,10 @@ at::Tensor CpuPagedAttention::Forward(int64_t layer, const at::Tensor& q, const 
                                       const at::Tensor& v, const AttentionBatch& batch) {
   cache_.Write(layer, k, v, batch.slots);
   at::Tensor out = at::empty_like(q);
+  const bool dense_layer = std::find(dense_layers_.begin(), dense_layers_.end(), layer) != dense_layers_.end();
   for (const AttentionSequence& seq : batch.sequences) {
+    AttentionConfig config = seq.config;
+    if (dense_layer) config.mode = AttentionMode::kDense;
     const int64_t end = seq.first_row + seq.num_queries;
     auto [keys, values] = cache_.Gather(layer, seq.block_table, seq.start_position + seq.num_queries);
     PrefillAttentionExtras extras;
@@ -28,7 +32,7 @@ at::Tensor CpuPagedAttention::Forward(int64_t layer, const at::Tensor& q, const 
     const auto start = std::chrono::steady_clock::now();
     at::Tensor seq_out = out.slice(0, seq.first_row, end);
     seq_out.copy_(PrefillAttention(q.slice(0, seq.first_row, end), keys, values, seq.start_position, seq.prompt_len,
-                                   seq.config, extras));
+                                   config, extras));
     if (seq.measurements != nullptr) {
       seq.measurements->attention_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

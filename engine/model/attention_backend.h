@@ -58,13 +58,17 @@ using AttentionObserver =
 // depend on what else is in the batch.
 class CpuPagedAttention : public AttentionBackend {
  public:
-  explicit CpuPagedAttention(KvCache& cache, AttentionObserver observer = nullptr)
-      : cache_(cache), observer_(std::move(observer)) {}
+  // Layers listed in dense_layers prefill densely whatever a sequence's mode
+  // (DESIGN.md: dense_layers).
+  explicit CpuPagedAttention(KvCache& cache, std::vector<int64_t> dense_layers = {},
+                             AttentionObserver observer = nullptr)
+      : cache_(cache), dense_layers_(std::move(dense_layers)), observer_(std::move(observer)) {}
   at::Tensor Forward(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const AttentionBatch& batch) override;
 
  private:
   KvCache& cache_;
+  std::vector<int64_t> dense_layers_;
   AttentionObserver observer_;
 };
 

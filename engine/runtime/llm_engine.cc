@@ -54,6 +54,12 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_c
   }
   at::set_num_threads(resolved.num_threads > 0 ? resolved.num_threads
                                                : static_cast<int>(std::thread::hardware_concurrency()));
+  for (int64_t layer : resolved.dense_layers) {
+    if (layer < 0 || layer >= model_config.num_hidden_layers) {
+      return absl::InvalidArgumentError(absl::StrCat("dense_layers: ", layer, " is not a layer of this model (0 to ",
+                                                     model_config.num_hidden_layers - 1, ")"));
+    }
+  }
   KvCacheShape shape{model_config.num_hidden_layers, 0, resolved.block_size, model_config.num_key_value_heads,
                      model_config.head_dim};
   const int64_t bytes_per_block = KvCache::BytesPerBlock(shape, at::kFloat);
@@ -78,7 +84,7 @@ LLMEngine::LLMEngine(ModelConfig model_config, LlamaWeights weights, std::shared
       model_(std::move(model_config), std::move(weights)),
       tokenizer_(std::move(tokenizer)),
       cache_(cache_shape, at::kFloat),
-      attention_(cache_),
+      attention_(cache_, config.dense_layers),
       block_manager_(cache_shape.num_blocks, cache_shape.block_size),
       scheduler_(SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}, block_manager_),
       runner_(model_, cache_, attention_) {}

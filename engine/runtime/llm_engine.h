@@ -32,6 +32,8 @@ struct EngineConfig {
   // CPU threads for the forward pass; 0: every core. libtorch's own default is one per
   // physical core as it counts them, which some virtual machines report as one.
   int32_t num_threads = 0;
+  // Layers whose prefill is always dense (DESIGN.md: dense_layers).
+  std::vector<int64_t> dense_layers;
 };
 
 struct GenerationRequest {

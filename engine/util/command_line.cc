@@ -4,6 +4,9 @@
 #include <vector>
 
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace deltaserve {
 namespace {
@@ -43,6 +46,19 @@ ParsedCommandLine ParseDashedCommandLine(int argc, char** argv) {
     parsed.positional.emplace_back(positional);
   }
   return parsed;
+}
+
+absl::StatusOr<std::vector<int64_t>> ParseIntegerList(const std::string& text, const std::string& flag,
+                                                      const std::string& element_name) {
+  std::vector<int64_t> values;
+  for (absl::string_view piece : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    int64_t value = 0;
+    if (!absl::SimpleAtoi(piece, &value)) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": '", piece, "' is not a ", element_name));
+    }
+    values.push_back(value);
+  }
+  return values;
 }
 
 }  // namespace deltaserve

@@ -1,8 +1,11 @@
 #pragma once
 
+#include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 namespace deltaserve {
 
@@ -17,5 +20,10 @@ struct ParsedCommandLine {
   std::set<std::string> given;
 };
 ParsedCommandLine ParseDashedCommandLine(int argc, char** argv);
+
+// "1, 2,3" -> {1, 2, 3}; an element that is not an integer is INVALID_ARGUMENT naming the
+// flag and the element, e.g. "--dense-layers: 'x' is not a layer index".
+absl::StatusOr<std::vector<int64_t>> ParseIntegerList(const std::string& text, const std::string& flag,
+                                                      const std::string& element_name);
 
 }  // namespace deltaserve

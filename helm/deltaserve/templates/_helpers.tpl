@@ -82,6 +82,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - --sink={{ .Values.attention.sink }}
 - --lambda={{ .Values.attention.lambda }}
 - --probe-fraction={{ .Values.attention.probeFraction }}
+- --dense-layers={{ .Values.attention.denseLayers }}
 {{- if .Values.tls.enabled }}
 - --tls-cert-file=/etc/deltaserve/tls/tls.crt
 - --tls-key-file=/etc/deltaserve/tls/tls.key
