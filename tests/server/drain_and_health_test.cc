@@ -87,17 +87,23 @@ class RealBinary : public ::testing::Test {
     return match.size() > 1 ? match[1].str() : "";
   }
 
+  // Starts the binary, sends SIGTERM while a 500-token stream runs, and returns how the
+  // stream ended.
+  std::pair<v1::GenerateStreamResponse, absl::Status> SigtermDuringLongStream(const std::string& drain_timeout) {
+    const std::string target = Start(drain_timeout);
+    EXPECT_FALSE(target.empty());
+    std::promise<void> started;
+    auto running = std::async(std::launch::async, [&] { return StreamInBackground(target, LongRequest(), started); });
+    started.get_future().wait();
+    process_->Signal(SIGTERM);
+    return running.get();
+  }
+
   std::unique_ptr<BackgroundProcess> process_;
 };
 
 TEST_F(RealBinary, SigtermLetsRunningRequestsFinishAndExitsZero) {
-  const std::string target = Start("30");
-  ASSERT_FALSE(target.empty());
-  std::promise<void> started;
-  auto running = std::async(std::launch::async, [&] { return StreamInBackground(target, LongRequest(), started); });
-  started.get_future().wait();
-  process_->Signal(SIGTERM);
-  const auto [last, status] = running.get();
+  const auto [last, status] = SigtermDuringLongStream("30");
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_EQ(last.finish_reason(), v1::FINISH_REASON_LENGTH);
   EXPECT_EQ(last.usage().completion_tokens(), 500u);
@@ -108,13 +114,7 @@ TEST_F(RealBinary, SigtermLetsRunningRequestsFinishAndExitsZero) {
 }
 
 TEST_F(RealBinary, RequestsPastTheDrainTimeoutAreCancelled) {
-  const std::string target = Start("0.05");
-  ASSERT_FALSE(target.empty());
-  std::promise<void> started;
-  auto running = std::async(std::launch::async, [&] { return StreamInBackground(target, LongRequest(), started); });
-  started.get_future().wait();
-  process_->Signal(SIGTERM);
-  const auto [last, status] = running.get();
+  const auto [last, status] = SigtermDuringLongStream("0.05");
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_EQ(last.finish_reason(), v1::FINISH_REASON_CANCELLED);
   EXPECT_LT(last.usage().completion_tokens(), 500u);

@@ -14,12 +14,15 @@ using grpc::health::v1::HealthCheckResponse;
 
 constexpr absl::Duration kTimeout = absl::Seconds(10);
 
-class Tls : public ::testing::Test {
+// One TLS server per suite (certificates take a while to make); kRequireClientCertificates
+// turns it into mTLS. Both carry the plaintext health port.
+template <bool kRequireClientCertificates>
+class TlsServerSuite : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     certificates_ = new TestCertificates();
     server::ServerOptions options;
-    options.security = ServerTls(*certificates_, /*require_client_certificates=*/false);
+    options.security = ServerTls(*certificates_, kRequireClientCertificates);
     options.health_listen = server::ListenAddress{};
     server_ = StartSecuredServer(options).release();
   }
@@ -31,8 +34,13 @@ class Tls : public ::testing::Test {
   static TestCertificates* certificates_;
   static server::DeltaServer* server_;
 };
-TestCertificates* Tls::certificates_ = nullptr;
-server::DeltaServer* Tls::server_ = nullptr;
+template <bool kRequireClientCertificates>
+TestCertificates* TlsServerSuite<kRequireClientCertificates>::certificates_ = nullptr;
+template <bool kRequireClientCertificates>
+server::DeltaServer* TlsServerSuite<kRequireClientCertificates>::server_ = nullptr;
+
+using Tls = TlsServerSuite<false>;
+using MutualTls = TlsServerSuite<true>;
 
 TEST_F(Tls, ClientTrustingTheCaGeneratesAndStreams) {
   ASSERT_NE(server_, nullptr);
@@ -98,24 +106,6 @@ TEST(HealthPort, FollowsTheMainPortFromLoadingToDraining) {
   EXPECT_NE(probe.Health().value_or(HealthCheckResponse::UNKNOWN), HealthCheckResponse::SERVING);
 }
 
-class MutualTls : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    certificates_ = new TestCertificates();
-    server::ServerOptions options;
-    options.security = ServerTls(*certificates_, /*require_client_certificates=*/true);
-    server_ = StartSecuredServer(options).release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete certificates_;
-  }
-
-  static TestCertificates* certificates_;
-  static server::DeltaServer* server_;
-};
-TestCertificates* MutualTls::certificates_ = nullptr;
-server::DeltaServer* MutualTls::server_ = nullptr;
 
 TEST_F(MutualTls, ClientWithItsCertificateGenerates) {
   ASSERT_NE(server_, nullptr);
