@@ -15,12 +15,6 @@
 namespace deltaserve::server {
 namespace {
 
-int64_t KvCacheBlocks(const ModelConfig& config, const EngineConfig& engine) {
-  const KvCacheShape shape{config.num_hidden_layers, 0, engine.block_size, config.num_key_value_heads,
-                           config.head_dim};
-  return engine.kv_cache_bytes / KvCache::BytesPerBlock(shape, at::kFloat);
-}
-
 // Linking gRPC's reflection library registers its plugin for every server builder; the
 // health port is to serve nothing but health, so its builder drops all plugins.
 class NoPluginsOption final : public grpc::ServerBuilderOption {
@@ -88,7 +82,6 @@ absl::Status DeltaServer::LoadModel(ModelSource source, const ModelOptions& opti
   auto model = std::make_shared<ServingModel>();
   model->description = source.description;
   model->default_attention_mode = options.default_attention.mode;
-  model->num_kv_cache_blocks = KvCacheBlocks(source.config, options.engine);
   DS_ASSIGN_OR_RETURN(std::unique_ptr<LLMEngine> engine,
                       LLMEngine::Create(std::move(source.config), std::move(source.weights), source.tokenizer,
                                         options.engine));
@@ -97,6 +90,7 @@ absl::Status DeltaServer::LoadModel(ModelSource source, const ModelOptions& opti
   ServerMetrics* metrics = metrics_.get();
   engine_options.on_loop = [metrics](const EngineLoopReport& report) { metrics->ObserveLoop(report); };
   model->engine = std::make_unique<AsyncEngine>(std::move(engine), std::move(engine_options));
+  model->num_kv_cache_blocks = model->engine->num_kv_cache_blocks();
   RequestLimits& limits = model->limits;
   limits.tokenizer = model->engine->tokenizer();
   limits.vocab_size = model->engine->model_config().vocab_size;

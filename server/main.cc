@@ -31,7 +31,12 @@ ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9090", "HTTP address of /metri
 ABSL_FLAG(int64_t, max_num_seqs, 64, "sequences in one engine step at most");
 ABSL_FLAG(int64_t, max_num_batched_tokens, 2048, "tokens in one engine step at most (longer prompts are chunked)");
 ABSL_FLAG(int64_t, max_model_len, 0, "longest prompt plus output (0: the model's max_position_embeddings)");
-ABSL_FLAG(int64_t, kv_cache_bytes, int64_t{1} << 30, "memory for the paged KV cache, in bytes");
+ABSL_FLAG(std::string, device, "cpu", "where the model runs: cpu (float32) or cuda (bf16, needs a CUDA build)");
+ABSL_FLAG(double, gpu_memory_utilization, 0.9,
+          "share of the GPU's memory the engine may take; the KV cache gets what the weights and a forward pass "
+          "leave (--device cuda, when --kv-cache-bytes is 0)");
+ABSL_FLAG(int64_t, kv_cache_bytes, 0,
+          "memory for the paged KV cache, in bytes (0: 1 GiB on the CPU, from --gpu-memory-utilization on CUDA)");
 ABSL_FLAG(int64_t, block_size, 16, "tokens per KV-cache block");
 ABSL_FLAG(int64_t, max_queue, 256, "requests that may wait for the engine; more are RESOURCE_EXHAUSTED");
 ABSL_FLAG(double, drain_timeout, 30, "seconds to let running requests finish on SIGTERM before cancelling them");
@@ -77,6 +82,8 @@ absl::StatusOr<ModelOptions> ModelOptionsFromFlags() {
   options.engine.max_num_seqs = absl::GetFlag(FLAGS_max_num_seqs);
   options.engine.max_num_batched_tokens = absl::GetFlag(FLAGS_max_num_batched_tokens);
   options.engine.max_model_len = absl::GetFlag(FLAGS_max_model_len);
+  DS_ASSIGN_OR_RETURN(options.engine.device, ParseComputeDevice(absl::GetFlag(FLAGS_device), "--device"));
+  options.engine.gpu_memory_utilization = absl::GetFlag(FLAGS_gpu_memory_utilization);
   options.engine.kv_cache_bytes = absl::GetFlag(FLAGS_kv_cache_bytes);
   options.engine.block_size = absl::GetFlag(FLAGS_block_size);
   DS_ASSIGN_OR_RETURN(options.engine.dense_layers,

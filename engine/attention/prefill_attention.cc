@@ -19,8 +19,8 @@ std::vector<int64_t> Positions(int64_t begin, int64_t end) {
 }
 
 // Row indices of `positions` in a tensor whose row 0 is position `first`.
-at::Tensor RowsOf(const std::vector<int64_t>& positions, int64_t first) {
-  return at::tensor(positions, at::kLong).sub_(first);
+at::Tensor RowsOf(const std::vector<int64_t>& positions, int64_t first, at::Device device) {
+  return at::tensor(positions, at::kLong).sub_(first).to(device);
 }
 
 // The queries of one call [start, end), split by how they are computed.
@@ -61,7 +61,8 @@ struct GroupCorrections {
 
   // The correction of each of `positions`, [n, H, d].
   at::Tensor At(const std::vector<int64_t>& positions) const {
-    return values.index_select(0, at::tensor(positions, at::kLong).div_(lambda, "floor").sub_(first_group));
+    return values.index_select(
+        0, at::tensor(positions, at::kLong).div_(lambda, "floor").sub_(first_group).to(values.device()));
   }
 };
 
@@ -82,7 +83,8 @@ GroupCorrections CollectCorrections(const DeltaLayout& layout, int64_t start, co
 
 // Cosine similarity of [N, H, d] rows, averaged over heads: N values.
 std::vector<double> MeanHeadCosine(const at::Tensor& a, const at::Tensor& b) {
-  const at::Tensor cosines = at::cosine_similarity(a, b, /*dim=*/2).mean(1).to(at::kDouble).contiguous();
+  const at::Tensor cosines =
+      at::cosine_similarity(a.to(at::kFloat), b.to(at::kFloat), /*dim=*/2).mean(1).to(at::kCPU, at::kDouble).contiguous();
   return std::vector<double>(cosines.data_ptr<double>(), cosines.data_ptr<double>() + cosines.numel());
 }
 
@@ -92,29 +94,28 @@ void Append(std::vector<double>& into, const std::vector<double>& values) {
 
 }  // namespace
 
-at::Tensor PrefillAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            int64_t start, int64_t prompt_len, const AttentionConfig& config,
-                            const PrefillAttentionExtras& extras) {
-  const int64_t end = start + q.size(0);
+at::Tensor CombinePrefillAttention(const at::Tensor& like, int64_t start, int64_t num_queries, int64_t prompt_len,
+                                   const AttentionConfig& config, const PrefillAttentionExtras& extras,
+                                   const AttendPositionsFn& attend) {
+  const int64_t end = start + num_queries;
   const QueryPlan plan = PlanQueries(start, end, prompt_len, config);
-  const HeadMajorKv kv = HeadMajorKv::From(k, v);
   const KeyVisibility sink_and_window = KeyVisibility::SinkAndWindow(config.sink, config.window);
 
   AttentionCost cost;
   const std::vector<int64_t> sparse_positions = Positions(start, plan.sparse_end);
-  const at::Tensor sparse = AttendPositions(q, start, sparse_positions, kv, sink_and_window, &cost.sparse_score_pairs);
-  const at::Tensor dense = AttendPositions(q, start, plan.dense, kv, KeyVisibility::Causal(), &cost.dense_score_pairs);
-  const at::Tensor probe_dense =
-      AttendPositions(q, start, plan.probes, kv, KeyVisibility::Causal(), &cost.dense_score_pairs);
+  const at::Tensor sparse = attend(sparse_positions, sink_and_window, &cost.sparse_score_pairs);
+  const at::Tensor dense = attend(plan.dense, KeyVisibility::Causal(), &cost.dense_score_pairs);
+  const at::Tensor probe_dense = attend(plan.probes, KeyVisibility::Causal(), &cost.dense_score_pairs);
   cost.sparse_queries = plan.sparse_end - start;
   cost.dense_queries = static_cast<int64_t>(plan.dense.size() + plan.probes.size());
 
+  const at::Device device = like.device();
   const int64_t anchor_count = static_cast<int64_t>(plan.anchors.size());
-  const at::Tensor anchor_sparse = sparse.index_select(0, RowsOf(plan.anchors, start));
+  const at::Tensor anchor_sparse = sparse.index_select(0, RowsOf(plan.anchors, start, device));
   const at::Tensor anchor_dense = dense.slice(0, 0, anchor_count);
-  const at::Tensor probe_sparse = sparse.index_select(0, RowsOf(plan.probes, start));
+  const at::Tensor probe_sparse = sparse.index_select(0, RowsOf(plan.probes, start, device));
 
-  at::Tensor out = at::empty_like(q);
+  at::Tensor out = at::empty({num_queries, like.size(1), like.size(2)}, like.options());
   at::Tensor out_sparse = out.slice(0, 0, plan.sparse_end - start);
   out_sparse.copy_(sparse);
   if (config.mode == AttentionMode::kDelta && plan.sparse_end > start) {
@@ -130,7 +131,7 @@ at::Tensor PrefillAttention(const at::Tensor& q, const at::Tensor& k, const at::
              MeanHeadCosine(probe_sparse + corrections.At(plan.probes), probe_dense));
     }
   }
-  out.index_copy_(0, RowsOf(plan.dense, start), dense);
+  out.index_copy_(0, RowsOf(plan.dense, start, device), dense);
 
   if (extras.telemetry != nullptr) {
     Append(extras.telemetry->anchor_sparse, MeanHeadCosine(anchor_sparse, anchor_dense));
@@ -138,6 +139,17 @@ at::Tensor PrefillAttention(const at::Tensor& q, const at::Tensor& k, const at::
   }
   if (extras.cost != nullptr) extras.cost->Add(cost);
   return out;
+}
+
+at::Tensor PrefillAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            int64_t start, int64_t prompt_len, const AttentionConfig& config,
+                            const PrefillAttentionExtras& extras) {
+  const HeadMajorKv kv = HeadMajorKv::From(k, v);
+  return CombinePrefillAttention(
+      q, start, q.size(0), prompt_len, config, extras,
+      [&](const std::vector<int64_t>& positions, const KeyVisibility& visibility, int64_t* score_pairs) {
+        return AttendPositions(q, start, positions, kv, visibility, score_pairs);
+      });
 }
 
 }  // namespace deltaserve

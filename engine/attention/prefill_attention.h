@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 
 #include "engine/attention/attention_config.h"
+#include "engine/attention/key_visibility.h"
 
 namespace deltaserve {
 
@@ -51,6 +53,21 @@ struct PrefillAttentionExtras {
   AttentionTelemetry* telemetry = nullptr;
   AttentionCost* cost = nullptr;
 };
+
+// Attention rows [positions.size(), H, d] of the queries at `positions` (ascending, inside
+// the call's range) under `visibility`; adds the query-key scores it computed to
+// *score_pairs when it counts them. The device supplies it: the CPU tiles in float32, the
+// GPU launches the paged kernels.
+using AttendPositionsFn = std::function<at::Tensor(const std::vector<int64_t>& positions,
+                                                   const KeyVisibility& visibility, int64_t* score_pairs)>;
+
+// One layer's prefill attention for the queries at [start, start + num_queries) of one
+// sequence, on any device: which rows are sparse, dense, anchors and probes, the delta
+// correction (with its carry across chunks) and the telemetry, with `attend` doing the
+// attention itself. `like` gives the output's dtype, device and [.., H, d] shape.
+at::Tensor CombinePrefillAttention(const at::Tensor& like, int64_t start, int64_t num_queries, int64_t prompt_len,
+                                   const AttentionConfig& config, const PrefillAttentionExtras& extras,
+                                   const AttendPositionsFn& attend);
 
 // Attention of one layer for one sequence on the CPU, float32.
 //   q:    [n, H, d], the queries at absolute positions [start, start + n)

@@ -4,10 +4,10 @@
 
 namespace deltaserve {
 
-KvCache::KvCache(const KvCacheShape& shape, at::ScalarType dtype) : shape_(shape) {
+KvCache::KvCache(const KvCacheShape& shape, at::TensorOptions options) : shape_(shape) {
   for (int64_t layer = 0; layer < shape.num_layers; ++layer) {
-    keys_.push_back(at::zeros({shape.num_blocks, shape.block_size, shape.kv_heads, shape.head_dim}, dtype));
-    values_.push_back(at::zeros({shape.num_blocks, shape.block_size, shape.kv_heads, shape.head_dim}, dtype));
+    keys_.push_back(at::zeros({shape.num_blocks, shape.block_size, shape.kv_heads, shape.head_dim}, options));
+    values_.push_back(at::zeros({shape.num_blocks, shape.block_size, shape.kv_heads, shape.head_dim}, options));
   }
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/TensorOptions.h>
 
 #include "absl/types/span.h"
 
@@ -22,12 +23,16 @@ struct KvCacheShape {
 // sequence lives in block block_table[t / block_size], row t % block_size.
 class KvCache {
  public:
-  KvCache(const KvCacheShape& shape, at::ScalarType dtype);
+  // options: the dtype and device of the blocks.
+  KvCache(const KvCacheShape& shape, at::TensorOptions options);
 
   // Bytes one block takes over all layers, K and V.
   static int64_t BytesPerBlock(const KvCacheShape& shape, at::ScalarType dtype);
 
   const KvCacheShape& shape() const { return shape_; }
+  // One layer's blocks, [num_blocks, block_size, Hkv, d], for kernels that read the cache in place.
+  const at::Tensor& keys(int64_t layer) const { return keys_[layer]; }
+  const at::Tensor& values(int64_t layer) const { return values_[layer]; }
 
   // Stores k, v [T, Hkv, d] of one layer at the flat slots (block * block_size + row).
   void Write(int64_t layer, const at::Tensor& k, const at::Tensor& v, const at::Tensor& slots);

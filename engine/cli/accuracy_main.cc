@@ -58,7 +58,7 @@ class SingleSequenceModel {
         cache_(KvCacheShape{config.num_hidden_layers, (max_tokens + kBlockSize - 1) / kBlockSize, kBlockSize,
                             config.num_key_value_heads, config.head_dim},
                at::kFloat),
-        attention_(cache_, /*dense_layers=*/{}, [this](int64_t layer, const AttentionSequence&, const at::Tensor& out) {
+        attention_(cache_, config, /*dense_layers=*/{}, [this](int64_t layer, const AttentionSequence&, const at::Tensor& out) {
           if (capture_ != nullptr) (*capture_)[layer] = out.to(at::kDouble);
         }) {
     for (int32_t block = 0; block < cache_.shape().num_blocks; ++block) block_table_.push_back(block);
@@ -89,8 +89,8 @@ class SingleSequenceModel {
     ForwardBatch batch;
     batch.token_ids = at::tensor(std::vector<int64_t>(tokens.begin(), tokens.end()), at::kLong);
     // The block table is the identity, so a position is its own cache slot.
-    batch.positions = at::arange(start, start + n, at::kLong);
-    batch.attention.slots = batch.positions;
+    batch.attention.positions = at::arange(start, start + n, at::kLong);
+    batch.attention.slots = batch.attention.positions;
     batch.attention.sequences.push_back(AttentionSequence{0, n, start, prompt_len, block_table_, attention});
     batch.logit_rows = at::tensor(std::vector<int64_t>{n - 1}, at::kLong);
     return model_.Forward(batch, attention_)[0];

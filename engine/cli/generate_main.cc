@@ -46,6 +46,7 @@ ABSL_FLAG(int64_t, max_model_len, 0, "longest prompt plus output (0: the model's
 ABSL_FLAG(int64_t, block_size, 16, "tokens per KV-cache block");
 ABSL_FLAG(int64_t, max_num_batched_tokens, 8192, "prompt tokens per engine step (longer prompts are chunked)");
 ABSL_FLAG(int32_t, threads, 0, "CPU threads for the forward pass (0: every core)");
+ABSL_FLAG(std::string, device, "cpu", "where the model runs: cpu (float32) or cuda (bf16, needs a CUDA build)");
 ABSL_FLAG(std::string, dense_layers, "", "layers whose prefill is always dense, comma-separated (e.g. 0,1)");
 
 namespace deltaserve {
@@ -124,6 +125,7 @@ absl::StatusOr<Generation> Generate(ModelSource source, bool has_prompt) {
   config.max_num_batched_tokens = absl::GetFlag(FLAGS_max_num_batched_tokens);
   config.max_num_seqs = 1;
   config.num_threads = absl::GetFlag(FLAGS_threads);
+  DS_ASSIGN_OR_RETURN(config.device, ParseComputeDevice(absl::GetFlag(FLAGS_device), "--device"));
   DS_ASSIGN_OR_RETURN(config.dense_layers,
                       ParseIntegerList(absl::GetFlag(FLAGS_dense_layers), "--dense-layers", "layer index"));
   // Exactly the blocks this one request can need.
@@ -131,7 +133,9 @@ absl::StatusOr<Generation> Generate(ModelSource source, bool has_prompt) {
   const KvCacheShape shape{source.config.num_hidden_layers, 0, config.block_size,
                            source.config.num_key_value_heads, source.config.head_dim};
   const int64_t tokens = static_cast<int64_t>(prompt.size()) + std::max<int64_t>(sampling.max_tokens, 1);
-  config.kv_cache_bytes = KvCache::BytesPerBlock(shape, at::kFloat) * ((tokens + config.block_size - 1) / config.block_size);
+  const at::ScalarType cache_dtype = config.device == ComputeDevice::kCuda ? at::kBFloat16 : at::kFloat;
+  config.kv_cache_bytes =
+      KvCache::BytesPerBlock(shape, cache_dtype) * ((tokens + config.block_size - 1) / config.block_size);
 
   DS_ASSIGN_OR_RETURN(std::unique_ptr<LLMEngine> engine,
                       LLMEngine::Create(std::move(source.config), std::move(source.weights), source.tokenizer, config));

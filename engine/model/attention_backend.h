@@ -10,6 +10,8 @@
 #include "absl/types/span.h"
 #include "engine/attention/prefill_attention.h"
 #include "engine/cache/kv_cache.h"
+#include "engine/model/model_config.h"
+#include "engine/model/rope.h"
 
 namespace deltaserve {
 
@@ -34,20 +36,38 @@ struct AttentionSequence {
   PrefillMeasurements* measurements = nullptr;
 };
 
+// Host tensors: each backend moves what it needs to its device.
 struct AttentionBatch {
   std::vector<AttentionSequence> sequences;
-  at::Tensor slots;  // [T] int64: where each row's K and V go in the paged cache
+  at::Tensor positions;  // [T] int64: each row's position in its sequence
+  at::Tensor slots;      // [T] int64: where each row's K and V go in the paged cache
 };
 
-// Attention over the paged KV cache for a ragged batch: stores the batch's new K/V,
-// then attends every sequence's queries over its cached keys through its block table.
+// Attention over the paged KV cache for a ragged batch: rotates the new queries and keys
+// (RoPE), stores the batch's K/V, then attends every sequence's queries over its cached
+// keys through its block table.
 class AttentionBackend {
  public:
   virtual ~AttentionBackend() = default;
-  // q [T, H, d], k and v [T, Hkv, d] -> [T, H, d].
+  // Once per forward pass, before the first layer: a device backend uploads the batch's
+  // metadata here instead of once per layer.
+  virtual void BeginForward(const AttentionBatch& batch) { (void)batch; }
+  // q [T, H, d], k and v [T, Hkv, d] as projected (before RoPE; q and k may be rotated in
+  // place) -> [T, H, d].
   virtual at::Tensor Forward(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                              const AttentionBatch& batch) = 0;
+  // After the pass's results reached the host: a device backend settles its
+  // measurements (attention_seconds) here, when its timers have completed.
+  virtual void EndForward() {}
 };
+
+// The sequence's attention settings in `layer`: dense in the listed dense layers
+// (DESIGN.md: dense_layers), its own elsewhere.
+AttentionConfig LayerAttentionConfig(const AttentionSequence& seq, int64_t layer,
+                                     const std::vector<int64_t>& dense_layers);
+
+// The sequence's delta carry and telemetry of `layer`, each null when it keeps none.
+PrefillAttentionExtras LayerExtras(const AttentionSequence& seq, int64_t layer);
 
 // Sees one sequence's attention output [num_queries, H, d] of one layer; for offline
 // analysis (deltaserve-accuracy compares the modes layer by layer).
@@ -60,14 +80,15 @@ class CpuPagedAttention : public AttentionBackend {
  public:
   // Layers listed in dense_layers prefill densely whatever a sequence's mode
   // (DESIGN.md: dense_layers).
-  explicit CpuPagedAttention(KvCache& cache, std::vector<int64_t> dense_layers = {},
-                             AttentionObserver observer = nullptr)
-      : cache_(cache), dense_layers_(std::move(dense_layers)), observer_(std::move(observer)) {}
+  CpuPagedAttention(KvCache& cache, const ModelConfig& config, std::vector<int64_t> dense_layers = {},
+                    AttentionObserver observer = nullptr)
+      : cache_(cache), rope_(config), dense_layers_(std::move(dense_layers)), observer_(std::move(observer)) {}
   at::Tensor Forward(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const AttentionBatch& batch) override;
 
  private:
   KvCache& cache_;
+  RotaryEmbedding rope_;
   std::vector<int64_t> dense_layers_;
   AttentionObserver observer_;
 };

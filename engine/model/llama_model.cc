@@ -7,28 +7,29 @@
 namespace deltaserve {
 
 LlamaModel::LlamaModel(ModelConfig config, LlamaWeights weights)
-    : config_(std::move(config)),
-      rope_(config_),
-      embed_tokens_(std::move(weights.embed_tokens)),
-      norm_(std::move(weights.norm)),
-      lm_head_(std::move(weights.lm_head)),
-      mapping_(std::move(weights.mapping)) {
+    : LlamaModel(config, std::move(weights), at::TensorOptions(at::kFloat),
+                 std::make_unique<CpuLayerKernels>(config.rms_norm_eps)) {}
+
+LlamaModel::LlamaModel(ModelConfig config, LlamaWeights weights, at::TensorOptions placement,
+                       std::unique_ptr<const LayerKernels> kernels)
+    : config_(std::move(config)), kernels_(std::move(kernels)), mapping_(std::move(weights.mapping)) {
+  auto place = [&placement](at::Tensor& tensor) {
+    at::Tensor placed = tensor.to(placement);
+    tensor = at::Tensor();  // the host copy goes as soon as it is placed
+    return placed;
+  };
+  const bool tied = weights.lm_head.is_same(weights.embed_tokens);
+  embed_tokens_ = place(weights.embed_tokens);
+  lm_head_ = tied ? embed_tokens_ : place(weights.lm_head);
+  norm_ = place(weights.norm);
   layers_.reserve(weights.layers.size());
   for (LlamaLayerWeights& w : weights.layers) {
-    layers_.push_back(Layer{
-        std::move(w.input_layernorm),
-        at::cat({w.q_proj, w.k_proj, w.v_proj}, 0),
-        std::move(w.o_proj),
-        std::move(w.post_attention_layernorm),
-        at::cat({w.gate_proj, w.up_proj}, 0),
-        std::move(w.down_proj),
-    });
+    at::Tensor qkv = at::cat({w.q_proj, w.k_proj, w.v_proj}, 0);
+    at::Tensor gate_up = at::cat({w.gate_proj, w.up_proj}, 0);
+    w.q_proj = w.k_proj = w.v_proj = w.gate_proj = w.up_proj = at::Tensor();
+    layers_.push_back(Layer{place(w.input_layernorm), place(qkv), place(w.o_proj), place(w.post_attention_layernorm),
+                            place(gate_up), place(w.down_proj)});
   }
-}
-
-at::Tensor LlamaModel::RmsNorm(const at::Tensor& x, const at::Tensor& weight) const {
-  at::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
-  return x.mul(at::rsqrt(variance.add(config_.rms_norm_eps))).mul_(weight);
 }
 
 at::Tensor LlamaModel::Attention(int64_t layer, const at::Tensor& hidden, const ForwardBatch& batch,
@@ -38,28 +39,28 @@ at::Tensor LlamaModel::Attention(int64_t layer, const at::Tensor& hidden, const 
   const int64_t heads = config_.num_attention_heads;
   const int64_t kv_heads = config_.num_key_value_heads;
   at::Tensor qkv = at::linear(hidden, layers_[layer].qkv_proj);
-  at::Tensor q = qkv.slice(1, 0, heads * d).reshape({tokens, heads, d});
-  at::Tensor k = qkv.slice(1, heads * d, (heads + kv_heads) * d).reshape({tokens, kv_heads, d});
-  at::Tensor v = qkv.slice(1, (heads + kv_heads) * d).reshape({tokens, kv_heads, d});
-  rope_.Apply(q, k, batch.positions);
+  at::Tensor q = qkv.slice(1, 0, heads * d).view({tokens, heads, d});
+  at::Tensor k = qkv.slice(1, heads * d, (heads + kv_heads) * d).view({tokens, kv_heads, d});
+  at::Tensor v = qkv.slice(1, (heads + kv_heads) * d).view({tokens, kv_heads, d});
   at::Tensor out = attention.Forward(layer, q, k, v, batch.attention);
   return at::linear(out.reshape({tokens, heads * d}), layers_[layer].o_proj);
 }
 
 at::Tensor LlamaModel::Mlp(const Layer& layer, const at::Tensor& hidden) const {
-  at::Tensor gate_up = at::linear(hidden, layer.gate_up_proj);
-  const int64_t ffn = config_.intermediate_size;
-  return at::linear(at::silu(gate_up.slice(1, 0, ffn)).mul_(gate_up.slice(1, ffn)), layer.down_proj);
+  return at::linear(kernels_->SiluMul(at::linear(hidden, layer.gate_up_proj)), layer.down_proj);
 }
 
 at::Tensor LlamaModel::Forward(const ForwardBatch& batch, AttentionBackend& attention) const {
-  at::Tensor hidden = embed_tokens_.index_select(0, batch.token_ids);
+  const at::Device device = embed_tokens_.device();
+  attention.BeginForward(batch.attention);
+  at::Tensor hidden = embed_tokens_.index_select(0, batch.token_ids.to(device));
+  at::Tensor residual;
   for (int64_t i = 0; i < static_cast<int64_t>(layers_.size()); ++i) {
-    hidden = hidden.add(Attention(i, RmsNorm(hidden, layers_[i].input_norm), batch, attention));
-    hidden = hidden.add(Mlp(layers_[i], RmsNorm(hidden, layers_[i].post_attention_norm)));
+    hidden = Attention(i, kernels_->AddRmsNorm(hidden, residual, layers_[i].input_norm), batch, attention);
+    hidden = Mlp(layers_[i], kernels_->AddRmsNorm(hidden, residual, layers_[i].post_attention_norm));
   }
-  at::Tensor last = RmsNorm(hidden.index_select(0, batch.logit_rows), norm_);
-  return at::linear(last, lm_head_);
+  const at::Tensor last = kernels_->AddRmsNorm(hidden, residual, norm_).index_select(0, batch.logit_rows.to(device));
+  return at::linear(last, lm_head_).to(at::kCPU, at::kFloat);
 }
 
 }  // namespace deltaserve

@@ -1,21 +1,22 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/TensorOptions.h>
 
 #include "engine/model/attention_backend.h"
+#include "engine/model/layer_kernels.h"
 #include "engine/model/llama_weights.h"
 #include "engine/model/model_config.h"
-#include "engine/model/rope.h"
 
 namespace deltaserve {
 
-// The rows of one forward step: tokens of many sequences laid end to end.
+// The rows of one forward step: tokens of many sequences laid end to end. Host tensors.
 struct ForwardBatch {
   at::Tensor token_ids;  // [T] int64
-  at::Tensor positions;  // [T] int64
   AttentionBatch attention;
   at::Tensor logit_rows;  // [N] int64: the rows whose next-token logits are wanted
 };
@@ -24,9 +25,14 @@ struct ForwardBatch {
 // tied or untied head) as transformers computes it, on libtorch.
 class LlamaModel {
  public:
+  // float32 on the CPU.
   LlamaModel(ModelConfig config, LlamaWeights weights);
+  // The weights converted to placement's dtype and device as they are taken (the host
+  // copies are released one layer at a time); kernels must run on that device.
+  LlamaModel(ModelConfig config, LlamaWeights weights, at::TensorOptions placement,
+             std::unique_ptr<const LayerKernels> kernels);
 
-  // Logits [N, vocab] float32 for batch.logit_rows.
+  // Logits [N, vocab], float32 on the host, for batch.logit_rows.
   at::Tensor Forward(const ForwardBatch& batch, AttentionBackend& attention) const;
 
   const ModelConfig& config() const { return config_; }
@@ -42,13 +48,12 @@ class LlamaModel {
     at::Tensor down_proj;
   };
 
-  at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const;
   at::Tensor Attention(int64_t layer, const at::Tensor& hidden, const ForwardBatch& batch,
                        AttentionBackend& attention) const;
   at::Tensor Mlp(const Layer& layer, const at::Tensor& hidden) const;
 
   ModelConfig config_;
-  RotaryEmbedding rope_;
+  std::unique_ptr<const LayerKernels> kernels_;
   at::Tensor embed_tokens_;
   std::vector<Layer> layers_;
   at::Tensor norm_;

@@ -17,6 +17,7 @@ AsyncEngine::AsyncEngine(std::unique_ptr<LLMEngine> engine, AsyncEngineOptions o
     : model_config_(engine->model_config()),
       tokenizer_(engine->tokenizer()),
       config_(engine->config()),
+      num_kv_cache_blocks_(engine->num_kv_cache_blocks()),
       options_(std::move(options)),
       engine_(std::move(engine)),
       stats_(engine_->stats()) {

@@ -88,6 +88,7 @@ class AsyncEngine {
   const ModelConfig& model_config() const { return model_config_; }
   const Tokenizer* tokenizer() const { return tokenizer_; }
   const EngineConfig& config() const { return config_; }
+  int64_t num_kv_cache_blocks() const { return num_kv_cache_blocks_; }
 
  private:
   struct Pending {
@@ -114,6 +115,7 @@ class AsyncEngine {
   ModelConfig model_config_;
   const Tokenizer* tokenizer_;
   EngineConfig config_;
+  int64_t num_kv_cache_blocks_;
   AsyncEngineOptions options_;
 
   // Touched by the engine thread only.

@@ -52,6 +52,14 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_c
     return absl::InvalidArgumentError(absl::StrCat("max_num_seqs and max_num_batched_tokens must be at least 1, got ",
                                                    resolved.max_num_seqs, " and ", resolved.max_num_batched_tokens));
   }
+  if (!(resolved.gpu_memory_utilization > 0 && resolved.gpu_memory_utilization <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("gpu_memory_utilization: must be in (0, 1], got ",
+                                                   resolved.gpu_memory_utilization));
+  }
+  if (resolved.kv_cache_bytes < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kv_cache_bytes: must be >= 0 (0: size from the device), got ", resolved.kv_cache_bytes));
+  }
   at::set_num_threads(resolved.num_threads > 0 ? resolved.num_threads
                                                : static_cast<int>(std::thread::hardware_concurrency()));
   for (int64_t layer : resolved.dense_layers) {
@@ -60,34 +68,24 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_c
                                                      model_config.num_hidden_layers - 1, ")"));
     }
   }
-  KvCacheShape shape{model_config.num_hidden_layers, 0, resolved.block_size, model_config.num_key_value_heads,
-                     model_config.head_dim};
-  const int64_t bytes_per_block = KvCache::BytesPerBlock(shape, at::kFloat);
-  shape.num_blocks = resolved.kv_cache_bytes / bytes_per_block;
-  if (shape.num_blocks < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("kv_cache_bytes: ", resolved.kv_cache_bytes,
-                                                   " bytes hold no block; one block of ", resolved.block_size,
-                                                   " tokens takes ", bytes_per_block, " bytes"));
-  }
-  try {
-    return std::unique_ptr<LLMEngine>(
-        new LLMEngine(std::move(model_config), std::move(weights), std::move(tokenizer), resolved, shape));
-  } catch (const c10::Error& e) {
-    return absl::ResourceExhaustedError(absl::StrCat("creating the engine (KV cache of ", shape.num_blocks,
-                                                     " blocks): ", e.what_without_backtrace()));
-  }
+  absl::StatusOr<DeviceModel> device_model =
+      resolved.device == ComputeDevice::kCuda ? BuildCudaModel(model_config, std::move(weights), resolved)
+                                              : BuildCpuModel(model_config, std::move(weights), resolved);
+  if (!device_model.ok()) return device_model.status();
+  const KvCacheShape& shape = device_model->cache->shape();
+  const at::Tensor& blocks = device_model->cache->keys(0);
+  resolved.kv_cache_bytes = shape.num_blocks * KvCache::BytesPerBlock(shape, blocks.scalar_type());
+  return std::unique_ptr<LLMEngine>(new LLMEngine(*std::move(device_model), std::move(tokenizer), resolved));
 }
 
-LLMEngine::LLMEngine(ModelConfig model_config, LlamaWeights weights, std::shared_ptr<const Tokenizer> tokenizer,
-                     const EngineConfig& config, const KvCacheShape& cache_shape)
+LLMEngine::LLMEngine(DeviceModel device_model, std::shared_ptr<const Tokenizer> tokenizer, const EngineConfig& config)
     : config_(config),
-      model_(std::move(model_config), std::move(weights)),
+      device_model_(std::move(device_model)),
+      model_(*device_model_.model),
       tokenizer_(std::move(tokenizer)),
-      cache_(cache_shape, at::kFloat),
-      attention_(cache_, config.dense_layers),
-      block_manager_(cache_shape.num_blocks, cache_shape.block_size),
+      block_manager_(device_model_.cache->shape().num_blocks, device_model_.cache->shape().block_size),
       scheduler_(SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}, block_manager_),
-      runner_(model_, cache_, attention_) {}
+      runner_(model_, *device_model_.cache, *device_model_.attention) {}
 
 absl::Status LLMEngine::Validate(const GenerationRequest& request) const {
   if (request.request_id.empty()) return absl::InvalidArgumentError("request_id: must not be empty");

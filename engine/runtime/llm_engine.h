@@ -14,6 +14,8 @@
 #include "engine/model/attention_backend.h"
 #include "engine/model/llama_model.h"
 #include "engine/runtime/block_manager.h"
+#include "engine/runtime/device_model.h"
+#include "engine/runtime/engine_config.h"
 #include "engine/runtime/model_runner.h"
 #include "engine/runtime/output_text.h"
 #include "engine/runtime/scheduler.h"
@@ -21,20 +23,6 @@
 #include "engine/tokenizer/tokenizer.h"
 
 namespace deltaserve {
-
-struct EngineConfig {
-  int64_t max_num_seqs = 64;
-  int64_t max_num_batched_tokens = 2048;
-  int64_t max_model_len = 0;  // 0: the model's max_position_embeddings
-  int64_t block_size = 16;
-  int64_t kv_cache_bytes = int64_t{1} << 30;
-  int32_t max_logprobs = 20;
-  // CPU threads for the forward pass; 0: every core. libtorch's own default is one per
-  // physical core as it counts them, which some virtual machines report as one.
-  int32_t num_threads = 0;
-  // Layers whose prefill is always dense (DESIGN.md: dense_layers).
-  std::vector<int64_t> dense_layers;
-};
 
 struct GenerationRequest {
   std::string request_id;
@@ -100,6 +88,8 @@ struct EngineStats {
 class LLMEngine {
  public:
   // tokenizer may be null: requests then come as token ids and outputs carry no text.
+  // Places the model on config.device and sizes the KV cache there; INVALID_ARGUMENT
+  // for a bad config, RESOURCE_EXHAUSTED (with the sizes) when the device is too small.
   static absl::StatusOr<std::unique_ptr<LLMEngine>> Create(ModelConfig model_config, LlamaWeights weights,
                                                            std::shared_ptr<const Tokenizer> tokenizer,
                                                            const EngineConfig& config);
@@ -116,7 +106,9 @@ class LLMEngine {
   const StepAttentionReport& last_step_attention() const { return last_step_attention_; }
   const ModelConfig& model_config() const { return model_.config(); }
   const Tokenizer* tokenizer() const { return tokenizer_.get(); }
+  // kv_cache_bytes is what the cache took.
   const EngineConfig& config() const { return config_; }
+  int64_t num_kv_cache_blocks() const { return block_manager_.num_blocks(); }
 
  private:
   struct Request {
@@ -124,8 +116,7 @@ class LLMEngine {
     OutputText text;
   };
 
-  LLMEngine(ModelConfig model_config, LlamaWeights weights, std::shared_ptr<const Tokenizer> tokenizer,
-            const EngineConfig& config, const KvCacheShape& cache_shape);
+  LLMEngine(DeviceModel device_model, std::shared_ptr<const Tokenizer> tokenizer, const EngineConfig& config);
 
   absl::Status Validate(const GenerationRequest& request) const;
   absl::StatusOr<RequestOutput> AcceptToken(Request& request, const SampledToken& sampled);
@@ -134,10 +125,9 @@ class LLMEngine {
   void RecordPrefill(const PrefillChunk& chunk);
 
   EngineConfig config_;
-  LlamaModel model_;
+  DeviceModel device_model_;
+  const LlamaModel& model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
-  KvCache cache_;
-  CpuPagedAttention attention_;
   BlockManager block_manager_;
   Scheduler scheduler_;
   ModelRunner runner_;

@@ -40,7 +40,7 @@ ForwardBatch ModelRunner::BuildBatch(const std::vector<ScheduledSequence>& sched
     return at::tensor(at::ArrayRef<int64_t>(values), at::kLong);
   };
   batch.token_ids = to_tensor(tokens);
-  batch.positions = to_tensor(positions);
+  batch.attention.positions = to_tensor(positions);
   batch.attention.slots = to_tensor(slots);
   batch.logit_rows = to_tensor(logit_rows);
   return batch;
@@ -50,6 +50,7 @@ StepLogits ModelRunner::Run(const std::vector<ScheduledSequence>& scheduled) con
   StepLogits result;
   ForwardBatch batch = BuildBatch(scheduled, &result);
   result.logits = model_.Forward(batch, attention_);
+  attention_.EndForward();
   return result;
 }
 

@@ -98,12 +98,12 @@ TEST(LlamaLayerFloat64, LogitsOfEveryPositionMatchReference) {
   const at::Tensor expected = Reference64(config, weights, tokens);
 
   KvCache cache({1, 4, 4, config.num_key_value_heads, config.head_dim}, at::kFloat);
-  CpuPagedAttention attention(cache);
+  CpuPagedAttention attention(cache, config);
   LlamaModel model(config, weights);
   const std::vector<int32_t> block_table{2, 0, 3};
   ForwardBatch batch;
   batch.token_ids = tokens;
-  batch.positions = at::arange(T, at::kLong);
+  batch.attention.positions = at::arange(T, at::kLong);
   std::vector<int64_t> slots;
   for (int64_t t = 0; t < T; ++t) slots.push_back(block_table[t / 4] * 4 + t % 4);
   batch.attention.slots = at::tensor(slots, at::kLong);

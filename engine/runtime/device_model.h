@@ -1,0 +1,37 @@
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "engine/cache/kv_cache.h"
+#include "engine/model/attention_backend.h"
+#include "engine/model/llama_model.h"
+#include "engine/model/llama_weights.h"
+#include "engine/model/model_config.h"
+#include "engine/runtime/engine_config.h"
+
+namespace deltaserve {
+
+// The model on one device: its weights there, the paged KV cache sized for that device
+// and the attention backend over that cache.
+struct DeviceModel {
+  std::unique_ptr<LlamaModel> model;
+  std::unique_ptr<KvCache> cache;
+  std::unique_ptr<AttentionBackend> attention;
+};
+
+// float32 on the host; the cache takes config.kv_cache_bytes (0: 1 GiB).
+absl::StatusOr<DeviceModel> BuildCpuModel(const ModelConfig& model_config, LlamaWeights weights,
+                                          const EngineConfig& config);
+
+// bf16 on the current CUDA device (engine/cuda). A build without -DDELTASERVE_CUDA=ON
+// answers FAILED_PRECONDITION naming that option.
+absl::StatusOr<DeviceModel> BuildCudaModel(const ModelConfig& model_config, LlamaWeights weights,
+                                           const EngineConfig& config);
+
+// Blocks of config.block_size tokens that `bytes` of cache in `dtype` hold for the model;
+// RESOURCE_EXHAUSTED (naming the sizes and `budget`, e.g. the flag that set it) when none.
+absl::StatusOr<KvCacheShape> KvCacheShapeFor(const ModelConfig& model_config, const EngineConfig& config,
+                                             int64_t bytes, at::ScalarType dtype, const char* budget);
+
+}  // namespace deltaserve
