@@ -10,21 +10,15 @@ build=$1 prompt_len=$2 output_len=$3 concurrencies=$4 per_client=$5
 shift 5
 [[ ${1:-} == "--" ]] && shift
 
+# shellcheck source=SCRIPTDIR/lib/server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
 log=$(mktemp)
-"$build/server/deltaserve" "$@" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --max-num-seqs 64 2>"$log" &
-server_pid=$!
-trap 'kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 1200); do
-  grep -q "deltaserve: serving" "$log" && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
-  sleep 0.25
-done
-target=$(grep -o 'gRPC on [0-9.]*:[0-9]*' "$log" | head -1 | cut -d' ' -f3)
-metrics=$(grep -o 'http://[0-9.]*:[0-9]*/metrics' "$log" | head -1)
+trap 'server_stop; rm -f "$log"' EXIT
+server_start "$build" "$log" --max-num-seqs 64 "$@"
 
 # "STEP_SUM STEP_COUNT FORWARD_SUM" from the server's histograms.
 step_totals() {
-  curl -s "$metrics" | awk '
+  curl -s "$SERVER_METRICS" | awk '
     /^deltaserve_step_duration_seconds_sum / { s = $2 }
     /^deltaserve_step_duration_seconds_count / { c = $2 }
     /^deltaserve_step_forward_seconds_sum / { f = $2 }
@@ -35,7 +29,7 @@ rows=()
 for concurrency in $concurrencies; do
   requests=$((concurrency * per_client))
   read -r s0 c0 f0 <<<"$(step_totals)"
-  report=$("$build/client/deltaserve-bench" --target "$target" --num-requests "$requests" \
+  report=$("$build/client/deltaserve-bench" --target "$SERVER_TARGET" --num-requests "$requests" \
              --concurrency "$concurrency" --prompt-len "$prompt_len" --output-len "$output_len")
   read -r s1 c1 f1 <<<"$(step_totals)"
   echo "$report" >&2

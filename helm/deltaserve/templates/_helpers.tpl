@@ -59,6 +59,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - --model={{ include "deltaserve.modelDir" . }}
 - --load-format={{ .Values.model.loadFormat }}
 {{- end }}
+- --device={{ .Values.server.device }}
+- --gpu-memory-utilization={{ .Values.server.gpuMemoryUtilization }}
+- --enforce-eager={{ .Values.server.enforceEager }}
 - --listen=0.0.0.0:{{ .Values.server.grpcPort }}
 - --metrics-listen=0.0.0.0:{{ .Values.server.metricsPort }}
 - --max-num-seqs={{ .Values.server.maxNumSeqs }}
