@@ -1,5 +1,8 @@
 # Every dependency is a Debian 12 package (scripts/install-deps.sh) or, on a GPU host,
 # the CUDA libtorch of a PyTorch install found through CMAKE_PREFIX_PATH.
+# Protobuf before Torch: a CUDA libtorch's CMake config may define its own
+# protobuf::libprotobuf target (without a library file), which FindProtobuf then keeps.
+find_package(Protobuf REQUIRED)
 find_package(Torch REQUIRED)
 find_package(absl CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
@@ -20,7 +23,6 @@ target_include_directories(deltaserve_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIR
 # The serving side: gRPC + protobuf for the wire contract, prometheus-cpp (core only:
 # registry and text format) behind cpp-httplib for /metrics (DESIGN.md says why not
 # civetweb).
-find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)

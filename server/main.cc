@@ -35,6 +35,7 @@ ABSL_FLAG(std::string, device, "cpu", "where the model runs: cpu (float32) or cu
 ABSL_FLAG(double, gpu_memory_utilization, 0.9,
           "share of the GPU's memory the engine may take; the KV cache gets what the weights and a forward pass "
           "leave (--device cuda, when --kv-cache-bytes is 0)");
+ABSL_FLAG(bool, enforce_eager, false, "--device cuda: run decode steps eagerly, without CUDA graphs");
 ABSL_FLAG(int64_t, kv_cache_bytes, 0,
           "memory for the paged KV cache, in bytes (0: 1 GiB on the CPU, from --gpu-memory-utilization on CUDA)");
 ABSL_FLAG(int64_t, block_size, 16, "tokens per KV-cache block");
@@ -84,6 +85,7 @@ absl::StatusOr<ModelOptions> ModelOptionsFromFlags() {
   options.engine.max_model_len = absl::GetFlag(FLAGS_max_model_len);
   DS_ASSIGN_OR_RETURN(options.engine.device, ParseComputeDevice(absl::GetFlag(FLAGS_device), "--device"));
   options.engine.gpu_memory_utilization = absl::GetFlag(FLAGS_gpu_memory_utilization);
+  options.engine.enforce_eager = absl::GetFlag(FLAGS_enforce_eager);
   options.engine.kv_cache_bytes = absl::GetFlag(FLAGS_kv_cache_bytes);
   options.engine.block_size = absl::GetFlag(FLAGS_block_size);
   DS_ASSIGN_OR_RETURN(options.engine.dense_layers,

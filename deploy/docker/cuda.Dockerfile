@@ -32,4 +32,5 @@ ENV LD_LIBRARY_PATH=/opt/libtorch/lib
 USER 10001:10001
 EXPOSE 50051 9090
 HEALTHCHECK --start-period=20m --interval=30s CMD ["deltaserve-cli", "--target", "127.0.0.1:50051", "health"]
-ENTRYPOINT ["deltaserve"]
+# The image exists to serve on the GPU; --device=cpu after the image name still overrides.
+ENTRYPOINT ["deltaserve", "--device=cuda"]

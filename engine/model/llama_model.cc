@@ -32,7 +32,7 @@ LlamaModel::LlamaModel(ModelConfig config, LlamaWeights weights, at::TensorOptio
   }
 }
 
-at::Tensor LlamaModel::Attention(int64_t layer, const at::Tensor& hidden, const ForwardBatch& batch,
+at::Tensor LlamaModel::Attention(int64_t layer, const at::Tensor& hidden, const AttentionBatch& batch,
                                  AttentionBackend& attention) const {
   const int64_t tokens = hidden.size(0);
   const int64_t d = config_.head_dim;
@@ -42,7 +42,7 @@ at::Tensor LlamaModel::Attention(int64_t layer, const at::Tensor& hidden, const 
   at::Tensor q = qkv.slice(1, 0, heads * d).view({tokens, heads, d});
   at::Tensor k = qkv.slice(1, heads * d, (heads + kv_heads) * d).view({tokens, kv_heads, d});
   at::Tensor v = qkv.slice(1, (heads + kv_heads) * d).view({tokens, kv_heads, d});
-  at::Tensor out = attention.Forward(layer, q, k, v, batch.attention);
+  at::Tensor out = attention.Forward(layer, q, k, v, batch);
   return at::linear(out.reshape({tokens, heads * d}), layers_[layer].o_proj);
 }
 
@@ -51,16 +51,20 @@ at::Tensor LlamaModel::Mlp(const Layer& layer, const at::Tensor& hidden) const {
 }
 
 at::Tensor LlamaModel::Forward(const ForwardBatch& batch, AttentionBackend& attention) const {
-  const at::Device device = embed_tokens_.device();
   attention.BeginForward(batch.attention);
-  at::Tensor hidden = embed_tokens_.index_select(0, batch.token_ids.to(device));
+  return ForwardOnDevice(batch.token_ids.to(device()), batch.logit_rows.to(device()), batch.attention, attention)
+      .to(at::kCPU, at::kFloat);
+}
+
+at::Tensor LlamaModel::ForwardOnDevice(const at::Tensor& token_ids, const at::Tensor& logit_rows,
+                                       const AttentionBatch& batch, AttentionBackend& attention) const {
+  at::Tensor hidden = embed_tokens_.index_select(0, token_ids);
   at::Tensor residual;
   for (int64_t i = 0; i < static_cast<int64_t>(layers_.size()); ++i) {
     hidden = Attention(i, kernels_->AddRmsNorm(hidden, residual, layers_[i].input_norm), batch, attention);
     hidden = Mlp(layers_[i], kernels_->AddRmsNorm(hidden, residual, layers_[i].post_attention_norm));
   }
-  const at::Tensor last = kernels_->AddRmsNorm(hidden, residual, norm_).index_select(0, batch.logit_rows.to(device));
-  return at::linear(last, lm_head_).to(at::kCPU, at::kFloat);
+  return at::linear(kernels_->AddRmsNorm(hidden, residual, norm_).index_select(0, logit_rows), lm_head_);
 }
 
 }  // namespace deltaserve

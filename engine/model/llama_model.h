@@ -35,6 +35,14 @@ class LlamaModel {
   // Logits [N, vocab], float32 on the host, for batch.logit_rows.
   at::Tensor Forward(const ForwardBatch& batch, AttentionBackend& attention) const;
 
+  // The layers alone, for a caller that prepared the attention backend itself (a CUDA
+  // graph capture): token_ids [T] and logit_rows [N] int64 on the model's device, and
+  // the logits [N, vocab] stay there in the model's dtype.
+  at::Tensor ForwardOnDevice(const at::Tensor& token_ids, const at::Tensor& logit_rows, const AttentionBatch& batch,
+                             AttentionBackend& attention) const;
+
+  at::Device device() const { return embed_tokens_.device(); }
+
   const ModelConfig& config() const { return config_; }
 
  private:
@@ -48,7 +56,7 @@ class LlamaModel {
     at::Tensor down_proj;
   };
 
-  at::Tensor Attention(int64_t layer, const at::Tensor& hidden, const ForwardBatch& batch,
+  at::Tensor Attention(int64_t layer, const at::Tensor& hidden, const AttentionBatch& batch,
                        AttentionBackend& attention) const;
   at::Tensor Mlp(const Layer& layer, const at::Tensor& hidden) const;
 

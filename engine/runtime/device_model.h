@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "engine/cache/kv_cache.h"
@@ -12,12 +13,23 @@
 
 namespace deltaserve {
 
+// Forward passes recorded once and replayed (CUDA graphs of decode steps), which skip the
+// host's per-kernel launch work.
+class ForwardReplay {
+ public:
+  virtual ~ForwardReplay() = default;
+  // The logits (as LlamaModel::Forward returns them) of a batch it has a recording for;
+  // nullopt for any other, which then runs eagerly.
+  virtual std::optional<at::Tensor> TryReplay(const ForwardBatch& batch) = 0;
+};
+
 // The model on one device: its weights there, the paged KV cache sized for that device
 // and the attention backend over that cache.
 struct DeviceModel {
   std::unique_ptr<LlamaModel> model;
   std::unique_ptr<KvCache> cache;
   std::unique_ptr<AttentionBackend> attention;
+  std::unique_ptr<ForwardReplay> replay;  // null: every pass runs eagerly
 };
 
 // float32 on the host; the cache takes config.kv_cache_bytes (0: 1 GiB).

@@ -24,6 +24,8 @@ struct EngineConfig {
   // of max_num_batched_tokens.
   int64_t kv_cache_bytes = 0;
   double gpu_memory_utilization = 0.9;
+  // CUDA: run decode steps eagerly instead of replaying captured CUDA graphs.
+  bool enforce_eager = false;
   int32_t max_logprobs = 20;
   // CPU threads for the forward pass; 0: every core. libtorch's own default is one per
   // physical core as it counts them, which some virtual machines report as one.

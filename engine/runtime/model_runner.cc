@@ -2,12 +2,16 @@
 
 #include <ATen/ATen.h>
 
+#include <optional>
 #include <utility>
 
 namespace deltaserve {
 
-ModelRunner::ModelRunner(const LlamaModel& model, KvCache& cache, AttentionBackend& attention)
-    : model_(model), cache_(cache), attention_(attention) {}
+ModelRunner::ModelRunner(DeviceModel& device_model)
+    : model_(*device_model.model),
+      cache_(*device_model.cache),
+      attention_(*device_model.attention),
+      replay_(device_model.replay.get()) {}
 
 ForwardBatch ModelRunner::BuildBatch(const std::vector<ScheduledSequence>& scheduled, StepLogits* result) const {
   const int64_t block_size = cache_.shape().block_size;
@@ -49,6 +53,11 @@ ForwardBatch ModelRunner::BuildBatch(const std::vector<ScheduledSequence>& sched
 StepLogits ModelRunner::Run(const std::vector<ScheduledSequence>& scheduled) const {
   StepLogits result;
   ForwardBatch batch = BuildBatch(scheduled, &result);
+  std::optional<at::Tensor> replayed = replay_ != nullptr ? replay_->TryReplay(batch) : std::nullopt;
+  if (replayed.has_value()) {
+    result.logits = *std::move(replayed);
+    return result;
+  }
   result.logits = model_.Forward(batch, attention_);
   attention_.EndForward();
   return result;

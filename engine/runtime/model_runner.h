@@ -7,6 +7,7 @@
 #include "engine/cache/kv_cache.h"
 #include "engine/model/attention_backend.h"
 #include "engine/model/llama_model.h"
+#include "engine/runtime/device_model.h"
 #include "engine/runtime/scheduler.h"
 
 namespace deltaserve {
@@ -29,7 +30,7 @@ struct StepLogits {
 // logits of every sequence whose chunk reaches its last token.
 class ModelRunner {
  public:
-  ModelRunner(const LlamaModel& model, KvCache& cache, AttentionBackend& attention);
+  explicit ModelRunner(DeviceModel& device_model);
 
   StepLogits Run(const std::vector<ScheduledSequence>& scheduled) const;
 
@@ -40,6 +41,7 @@ class ModelRunner {
   const LlamaModel& model_;
   KvCache& cache_;
   AttentionBackend& attention_;
+  ForwardReplay* replay_;  // may be null
 };
 
 }  // namespace deltaserve
