@@ -1,54 +1,76 @@
 #!/usr/bin/env bash
-# On the GPU host (repo root as cwd): build kernels/ and tests/kernels/, run the kernel
-# tests, compute-sanitizer (memcheck, racecheck) on a reduced filter, then the prefill
-# benchmark against torch SDPA. Logs go to $OUT; the last thing printed is one table.
+# On the GPU host (repo root as cwd): builds deltaserve with CUDA from the air-gap bundle
+# (deploy/airgap/build.sh), runs the kernel and CUDA-engine tests, compute-sanitizer, the
+# prefill-attention benchmark against torch SDPA and the serving benchmark through the
+# gRPC server (scripts/bench-gpu-serving.sh). Logs go to $OUT; one summary comes last.
 #
-# Needs: nvcc at /usr/local/cuda, cmake + ninja + torch from the image's python3, and the
-# GoogleTest .debs in .gpu-debs/ (apt-get download libgtest-dev libgmock-dev googletest on
-# a Debian 12 machine; carry the folder). BENCH_LENGTHS overrides the benchmark lengths.
+# Needs: the bundle in BUNDLE (default .airgap-bundle: deploy/airgap/bundle.sh on a
+# connected Debian 12 machine), CUDA at /usr/local/cuda, PyTorch in python3.
+# STAGES picks what runs after the build (default: all of
+# "kernel-tests engine-tests sanitizer prefill serving"); BUILD_TARGETS limits the build
+# to what those stages need (e.g. "deltaserve deltaserve-bench cuda_engine_test");
+# BENCH_LENGTHS / BASELINE_LENGTHS set the prefill benchmark's lengths, and
+# bench-gpu-serving.sh's own variables pass through.
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-check-out}
 BUILD=${BUILD:-/tmp/deltaserve-gpu-build}
-DEPS=/tmp/deltaserve-gpu-deps
+BUNDLE=${BUNDLE:-.airgap-bundle}
+STAGES=${STAGES:-"kernel-tests engine-tests sanitizer prefill serving"}
 BENCH_LENGTHS=${BENCH_LENGTHS:-"8192 32768 131072 524288 1048576"}
 BASELINE_LENGTHS=${BASELINE_LENGTHS:-"8192 32768 131072"}
-mkdir -p "$OUT" "$DEPS"
-
-for deb in .gpu-debs/*.deb; do dpkg -x "$deb" "$DEPS"; done
-export CUDACXX=/usr/local/cuda/bin/nvcc
-if [ -x /opt/gcc/bin/g++ ]; then export CXX=/opt/gcc/bin/g++ CUDAHOSTCXX=/opt/gcc/bin/g++; fi
+mkdir -p "$OUT"
+export OUT
+summary=()
+stage() { [[ " $STAGES " == *" $1 "* ]]; }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/device.txt"
-build_status=ok
-{
-  cmake -S scripts/gpu -B "$BUILD" -G Ninja -DDELTASERVE_WERROR=ON -DDELTASERVE_GPU_TESTS=ON \
-    -DGTest_DIR="$DEPS/usr/lib/x86_64-linux-gnu/cmake/GTest" &&
-  cmake --build "$BUILD" -j "$(nproc)"
-} >"$OUT/build.log" 2>&1 || build_status=FAILED
-echo "build: $build_status"
-if [ "$build_status" != ok ]; then tail -40 "$OUT/build.log"; exit 1; fi
+if ! bash deploy/airgap/build.sh "$BUNDLE" "$BUILD" -DDELTASERVE_WERROR=ON -DDELTASERVE_GPU_TESTS=ON \
+  >"$OUT/build.log" 2>&1; then
+  echo "build: FAILED"
+  grep -E "error|FAILED" "$OUT/build.log" | head -40
+  exit 1
+fi
+# shellcheck source=/dev/null
+source "$BUILD/env.sh"
 
-TEST_BIN="$BUILD/tests_kernels/deltaserve_kernels_test"
-timeout 300 "$TEST_BIN" 2>&1 | tee "$OUT/tests.log" | grep -E "^\[  (FAILED|PASSED) |Failure|error" | head -40
-tests_line=$(grep -E "^\[  PASSED  \]|tests? ran" "$OUT/tests.log" | tr '\n' ' ')
-failed=$(grep -c "^\[  FAILED  \].*(" "$OUT/tests.log")
+# gtest_run NAME BINARY [ARGS...]: one line of the summary.
+gtest_run() {
+  local name=$1
+  shift
+  timeout 400 "$@" >"$OUT/$name.log" 2>&1
+  local rc=$?
+  grep -E "^\[  FAILED  \]|Failure$" "$OUT/$name.log" | head -20
+  summary+=("$name rc=$rc: $(grep -E '^\[  PASSED  \]' "$OUT/$name.log") $(grep -cE '^\[  FAILED  \].*\(' "$OUT/$name.log") failed")
+}
 
-SANITIZE_FILTER='*PrefillAttentionTest*sparse_d128_gqa4:*PrefillAttentionTest*gqa3:*GatheredAttentionTest*chunked*:*DecodeAttentionTest*d64*:*DeltaCombine*:*RmsNorm*:*SiluMul*:*RopeKvWrite*'
-sanitizer=()
-for tool in memcheck racecheck; do
-  timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 3 "$TEST_BIN" --gtest_filter="$SANITIZE_FILTER" \
-    >"$OUT/sanitizer-$tool.log" 2>&1
-  rc=$?
-  sanitizer+=("$tool rc=$rc $(grep -E '^\[  PASSED' "$OUT/sanitizer-$tool.log") $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer-$tool.log" | tail -1)")
+if stage kernel-tests; then gtest_run kernel-tests "$BUILD/tests/kernels/deltaserve_kernels_test"; fi
+if stage engine-tests; then gtest_run engine-tests "$BUILD/tests/engine/cuda/cuda_engine_test"; fi
+
+if stage sanitizer; then
+  filter='*PrefillAttentionTest*sparse_d128_gqa4:*PrefillAttentionTest*gqa3:*GatheredAttentionTest*chunked*:*DecodeAttentionTest*d64*:*DeltaCombine*:*RmsNorm*:*SiluMul*:*RopeKvWrite*'
+  for tool in memcheck racecheck; do
+    timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 3 "$BUILD/tests/kernels/deltaserve_kernels_test" \
+      --gtest_filter="$filter" >"$OUT/sanitizer-$tool.log" 2>&1
+    summary+=("sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer-$tool.log" | tail -1)")
+  done
+fi
+
+if stage prefill; then
+  # shellcheck disable=SC2086  # lists of lengths
+  PYTHONUNBUFFERED=1 timeout 240 python3 scripts/gpu/sdpa_baseline.py $BASELINE_LENGTHS >"$OUT/baseline.txt" 2>"$OUT/bench.err"
+  # shellcheck disable=SC2086
+  timeout 400 "$BUILD/kernels/deltaserve_prefill_attention_bench" --baseline "$OUT/baseline.txt" $BENCH_LENGTHS \
+    >"$OUT/prefill-bench.txt" 2>>"$OUT/bench.err"
+  summary+=("prefill bench rc=$?")
+fi
+
+if stage serving; then
+  OUT="$OUT/serving" timeout 560 bash scripts/bench-gpu-serving.sh "$BUILD" >"$OUT/serving-bench.txt" 2>&1
+  summary+=("serving bench rc=$?")
+fi
+
+echo "== $(cat "$OUT/device.txt")"
+printf '%s\n' "${summary[@]}"
+for table in prefill-bench serving-bench; do
+  [[ -f "$OUT/$table.txt" ]] && { echo "== $table"; tail -30 "$OUT/$table.txt"; }
 done
-
-PYTHONUNBUFFERED=1 timeout 240 python3 scripts/gpu/sdpa_baseline.py $BASELINE_LENGTHS >"$OUT/baseline.txt" 2>"$OUT/bench.err"
-# shellcheck disable=SC2086
-timeout 400 "$BUILD/kernels/deltaserve_prefill_attention_bench" --baseline "$OUT/baseline.txt" $BENCH_LENGTHS \
-  >"$OUT/bench.txt" 2>>"$OUT/bench.err"
-bench_rc=$?
-
-echo "tests: $tests_line failed=$failed"
-printf 'sanitizer: %s\n' "${sanitizer[@]}"
-echo "bench rc=$bench_rc ($(cat "$OUT/device.txt"))"
-cat "$OUT/bench.txt"
