@@ -8,7 +8,8 @@
 #                      write OUTDIR/SHA256SUMS and print the bundle's size.
 #   bundle.sh --check  only check that apt knows every package (offline, from apt's lists).
 set -euo pipefail
-packages_file="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/packages.txt"
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+packages_file=$script_dir/packages.txt
 
 die() {
   echo "bundle: $*" >&2
@@ -29,16 +30,6 @@ read_packages() {
   sed -e 's/#.*//' -e 's/[[:space:]]//g' "$packages_file" | grep -v '^$'
 }
 
-check_known() {
-  # One apt-cache call for all of them (each call reads the whole cache); it skips
-  # unknown names, so compare the stanzas it prints with the names asked for.
-  local known unknown=()
-  known=$(apt-cache show --no-all-versions "$@" 2>/dev/null | sed -n 's/^Package: //p')
-  for package in "$@"; do
-    grep -qxF "$package" <<<"$known" || unknown+=("$package")
-  done
-  ((${#unknown[@]} == 0)) || die "apt does not know: ${unknown[*]} (listed in $packages_file; run apt-get update?)"
-}
 
 # The file names apt-get download gives the candidates, NAME_VERSION_ARCH.deb with the
 # epoch's colon written as %3a, one line each: "NAME FILE".
@@ -77,7 +68,8 @@ main() {
   require_bookworm_amd64
   local packages
   mapfile -t packages < <(read_packages)
-  check_known "${packages[@]}"
+  "$script_dir/../docker/image-steps.sh" known-packages "${packages[@]}" >/dev/null ||
+    die "a package of $packages_file is unknown to apt (above)"
   if [[ "$1" == --check ]]; then
     echo "bundle: apt knows all ${#packages[@]} packages of $packages_file"
   else

@@ -15,6 +15,8 @@
 #       owns is an error.
 #   image-steps.sh runtime-deps PACKAGES_FILE [--dry-run]
 #       apt-get install exactly those packages (no recommends), then drop apt's lists.
+#   image-steps.sh known-packages PACKAGE...
+#       Fails naming every package apt does not know (deploy/airgap/bundle.sh uses it too).
 set -euo pipefail
 
 build_packages=(
@@ -120,5 +122,6 @@ case "$command" in
   build) build "$@" ;;
   runtime-packages) runtime_packages "$@" ;;
   runtime-deps) runtime_deps "$@" ;;
-  *) die "usage: image-steps.sh (build-deps (cpu|cuda) [--dry-run] | build SRC PREFIX [CMAKE_ARGS...] | runtime-packages [--bundled DIR] BINARY... | runtime-deps FILE [--dry-run])" ;;
+  known-packages) check_known "$@" ;;
+  *) die "usage: image-steps.sh (build-deps (cpu|cuda) [--dry-run] | build SRC PREFIX [CMAKE_ARGS...] | runtime-packages [--bundled DIR] BINARY... | runtime-deps FILE [--dry-run] | known-packages PACKAGE...)" ;;
 esac

@@ -14,9 +14,11 @@ fail() {
 "$source_dir/deploy/airgap/bundle.sh" --check
 
 # bundle.sh reads the packages.txt next to it: a copy with one made-up name must be refused.
-cp "$source_dir/deploy/airgap/bundle.sh" "$source_dir/deploy/airgap/packages.txt" "$scratch/"
-echo "deltaserve-no-such-package # not in Debian" >>"$scratch/packages.txt"
-if "$scratch/bundle.sh" --check 2>"$scratch/stderr"; then
+mkdir -p "$scratch/deploy/airgap" "$scratch/deploy/docker"
+cp "$source_dir/deploy/airgap/bundle.sh" "$source_dir/deploy/airgap/packages.txt" "$scratch/deploy/airgap/"
+cp "$source_dir/deploy/docker/image-steps.sh" "$scratch/deploy/docker/"
+echo "deltaserve-no-such-package # not in Debian" >>"$scratch/deploy/airgap/packages.txt"
+if "$scratch/deploy/airgap/bundle.sh" --check 2>"$scratch/stderr"; then
   fail "bundle.sh --check accepted a package apt does not know"
 fi
 grep -q "apt does not know: deltaserve-no-such-package " "$scratch/stderr" ||
