@@ -101,8 +101,35 @@ for length in $TTFT_LENGTHS; do
   done
 done
 
+# metrics_snapshot FILE: the server's /metrics now.
+metrics_snapshot() {
+  python3 -c 'import sys, urllib.request; open(sys.argv[2], "wb").write(urllib.request.urlopen(sys.argv[1]).read())' \
+    "$SERVER_METRICS" "$1"
+}
+
+# histogram_change BEFORE AFTER NAME: "steps mean_ms" of histogram NAME between two snapshots.
+histogram_change() {
+  python3 -c 'import sys
+def totals(path):
+    values = {}
+    for line in open(path):
+        for part in ("_sum", "_count"):
+            if line.startswith(sys.argv[3] + part + " "):
+                values[part] = float(line.split()[1])
+    return values
+before, after = totals(sys.argv[1]), totals(sys.argv[2])
+count = after["_count"] - before["_count"]
+print("%d %.1f" % (count, 1000 * (after["_sum"] - before["_sum"]) / max(count, 1)))' "$1" "$2" "$3"
+}
+
+metrics_snapshot "$OUT/metrics-before-decode.txt"
 bench decode --num-requests "$DECODE_REQUESTS" --concurrency "$DECODE_REQUESTS" --prompt-len "$DECODE_PROMPT" \
   --output-len "$DECODE_OUTPUT" --attention-mode "$DECODE_MODE"
+metrics_snapshot "$OUT/metrics-after-decode.txt"
+read -r steps step_ms < <(histogram_change "$OUT/metrics-before-decode.txt" "$OUT/metrics-after-decode.txt" \
+  deltaserve_step_duration_seconds)
+read -r _ forward_ms < <(histogram_change "$OUT/metrics-before-decode.txt" "$OUT/metrics-after-decode.txt" \
+  deltaserve_step_forward_seconds)
 rows+=("$(printf '| decode | %s | %d | %d | %d | %.3f | %.0f |' "$DECODE_MODE" "$DECODE_REQUESTS" "$DECODE_PROMPT" \
   "$DECODE_OUTPUT" "$(json_number "$OUT/decode.json" ttft_seconds.p50)" \
   "$(json_number "$OUT/decode.json" generated_tokens_per_second)")")
@@ -112,3 +139,6 @@ echo "device: $(cat "$OUT/device.txt"); model: $MODEL ($LOAD_FORMAT weights); re
 echo "| run | prefill attention | requests | prompt tokens | new tokens each | TTFT p50 s | generated tok/s |"
 echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${rows[@]}"
+echo
+echo "decode runs (warm-up and measured, prefills included): $steps engine steps, $step_ms ms a step on average," \
+  "$forward_ms ms of it in the model's forward pass (deltaserve_step_*_seconds)"

@@ -60,8 +60,8 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_c
     return absl::InvalidArgumentError(
         absl::StrCat("kv_cache_bytes: must be >= 0 (0: size from the device), got ", resolved.kv_cache_bytes));
   }
-  at::set_num_threads(resolved.num_threads > 0 ? resolved.num_threads
-                                               : static_cast<int>(std::thread::hardware_concurrency()));
+  if (resolved.num_threads <= 0) resolved.num_threads = static_cast<int32_t>(std::thread::hardware_concurrency());
+  at::set_num_threads(resolved.num_threads);
   for (int64_t layer : resolved.dense_layers) {
     if (layer < 0 || layer >= model_config.num_hidden_layers) {
       return absl::InvalidArgumentError(absl::StrCat("dense_layers: ", layer, " is not a layer of this model (0 to ",
@@ -85,7 +85,8 @@ LLMEngine::LLMEngine(DeviceModel device_model, std::shared_ptr<const Tokenizer> 
       tokenizer_(std::move(tokenizer)),
       block_manager_(device_model_.cache->shape().num_blocks, device_model_.cache->shape().block_size),
       scheduler_(SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}, block_manager_),
-      runner_(device_model_) {}
+      runner_(device_model_),
+      sampling_workers_(config.num_threads) {}
 
 absl::Status LLMEngine::Validate(const GenerationRequest& request) const {
   if (request.request_id.empty()) return absl::InvalidArgumentError("request_id: must not be empty");
@@ -231,16 +232,14 @@ absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
     block_manager_.CacheComputedBlocks(*item.seq);
   }
   // Rows sample in parallel (each sequence owns its generator, so the tokens do not
-  // depend on the threads); a 64-row step over a 128K vocabulary is tens of milliseconds
-  // on one core.
+  // depend on the threads): a 64-row step over a 128K vocabulary takes tens of
+  // milliseconds on one core.
   const int64_t rows = static_cast<int64_t>(step.owners.size());
   std::vector<SampledToken> sampled(step.owners.size());
-  at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {
-      Sequence& seq = *step.owners[row];
-      sampled[row] = SampleToken(step.logits[row], seq.token_ids, static_cast<size_t>(seq.num_output_tokens()),
-                                 seq.sampling, seq.rng);
-    }
+  sampling_workers_.ForEach(rows, [&](int64_t row) {
+    Sequence& seq = *step.owners[row];
+    sampled[row] = SampleToken(step.logits[row], seq.token_ids, static_cast<size_t>(seq.num_output_tokens()),
+                               seq.sampling, seq.rng);
   });
   for (int64_t row = 0; row < rows; ++row) {
     Sequence& seq = *step.owners[row];

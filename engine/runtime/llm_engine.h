@@ -18,6 +18,7 @@
 #include "engine/runtime/engine_config.h"
 #include "engine/runtime/model_runner.h"
 #include "engine/runtime/output_text.h"
+#include "engine/runtime/row_workers.h"
 #include "engine/runtime/scheduler.h"
 #include "engine/runtime/sequence.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -131,6 +132,7 @@ class LLMEngine {
   BlockManager block_manager_;
   Scheduler scheduler_;
   ModelRunner runner_;
+  RowWorkers sampling_workers_;
   std::map<std::string, Request> requests_;
   uint64_t next_arrival_ = 0;
   double forward_seconds_total_ = 0;
