@@ -4,12 +4,8 @@
 # Usage: airgap_packages_known_test.sh SOURCE_DIR
 set -euo pipefail
 source_dir=$1
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
+# shellcheck source=SCRIPTDIR/script_test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/script_test_lib.sh"
 
 "$source_dir/deploy/airgap/bundle.sh" --check
 

@@ -7,12 +7,8 @@
 # Usage: airgap_unpack_test.sh SOURCE_DIR
 set -euo pipefail
 source_dir=$1
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
+# shellcheck source=SCRIPTDIR/script_test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/script_test_lib.sh"
 multiarch=x86_64-linux-gnu
 
 # build.sh reads packages.txt from its own checkout: give the copy a list of made-up packages.

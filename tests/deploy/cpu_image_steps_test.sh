@@ -8,14 +8,10 @@ set -euo pipefail
 source_dir=$1
 shift
 steps="$source_dir/deploy/docker/image-steps.sh"
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
+# shellcheck source=SCRIPTDIR/script_test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/script_test_lib.sh"
 
-shellcheck "$steps" "$source_dir/scripts/install-deploy-tools.sh" "$source_dir"/tests/deploy/*.sh ||
+shellcheck -x "$steps" "$source_dir"/scripts/*.sh "$source_dir"/scripts/lib/*.sh "$source_dir"/tests/deploy/*.sh ||
   fail "shellcheck found problems"
 "$steps" build-deps cpu --dry-run
 "$steps" build-deps cuda --dry-run
