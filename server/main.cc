@@ -11,7 +11,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "engine/runtime/model_source.h"
 #include "engine/util/command_line.h"
@@ -86,10 +85,7 @@ absl::StatusOr<ModelOptions> ModelOptionsFromFlags() {
   options.engine.max_model_len = absl::GetFlag(FLAGS_max_model_len);
   DS_ASSIGN_OR_RETURN(options.engine.device, ParseComputeDevice(absl::GetFlag(FLAGS_device), "--device"));
   options.engine.gpu_memory_utilization = absl::GetFlag(FLAGS_gpu_memory_utilization);
-  if (!(options.engine.gpu_memory_utilization > 0 && options.engine.gpu_memory_utilization <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("--gpu-memory-utilization: must be in (0, 1], got ",
-                                                   options.engine.gpu_memory_utilization));
-  }
+  DS_RETURN_IF_ERROR(ValidateGpuMemoryUtilization(options.engine.gpu_memory_utilization, "--gpu-memory-utilization"));
   options.engine.enforce_eager = absl::GetFlag(FLAGS_enforce_eager);
   options.engine.kv_cache_bytes = absl::GetFlag(FLAGS_kv_cache_bytes);
   options.engine.block_size = absl::GetFlag(FLAGS_block_size);

@@ -133,9 +133,8 @@ absl::StatusOr<Generation> Generate(ModelSource source, bool has_prompt) {
   const KvCacheShape shape{source.config.num_hidden_layers, 0, config.block_size,
                            source.config.num_key_value_heads, source.config.head_dim};
   const int64_t tokens = static_cast<int64_t>(prompt.size()) + std::max<int64_t>(sampling.max_tokens, 1);
-  const at::ScalarType cache_dtype = config.device == ComputeDevice::kCuda ? at::kBFloat16 : at::kFloat;
-  config.kv_cache_bytes =
-      KvCache::BytesPerBlock(shape, cache_dtype) * ((tokens + config.block_size - 1) / config.block_size);
+  config.kv_cache_bytes = KvCache::BytesPerBlock(shape, DeviceDtype(config.device)) *
+                          ((tokens + config.block_size - 1) / config.block_size);
 
   DS_ASSIGN_OR_RETURN(std::unique_ptr<LLMEngine> engine,
                       LLMEngine::Create(std::move(source.config), std::move(source.weights), source.tokenizer, config));

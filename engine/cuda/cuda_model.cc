@@ -90,7 +90,8 @@ absl::StatusOr<int64_t> ProfileForwardBytes(const LlamaModel& model, const Model
   }
   DS_ASSIGN_OR_RETURN(const DeviceMemory after, QueryDeviceMemory());
   c10::cuda::CUDACachingAllocator::emptyCache();
-  return before.free - after.free - KvCache::BytesPerBlock(shape, at::kBFloat16) * shape.num_blocks;
+  const int64_t scratch_bytes = KvCache::BytesPerBlock(shape, DeviceDtype(ComputeDevice::kCuda)) * shape.num_blocks;
+  return before.free - after.free - scratch_bytes;
 }
 
 absl::StatusOr<int64_t> KvCacheBudget(const LlamaModel& model, const ModelConfig& model_config,
@@ -121,8 +122,8 @@ absl::StatusOr<DeviceModel> BuildCudaModel(const ModelConfig& model_config, Llam
     return absl::FailedPreconditionError("device cuda: no CUDA device is visible to this process");
   }
   DS_RETURN_IF_ERROR(CheckKernelsServe(model_config));
-  const at::TensorOptions placement =
-      at::TensorOptions(at::kBFloat16).device(at::Device(at::kCUDA, c10::cuda::current_device()));
+  const at::TensorOptions placement = at::TensorOptions(DeviceDtype(ComputeDevice::kCuda))
+                                          .device(at::Device(at::kCUDA, c10::cuda::current_device()));
   DS_ASSIGN_OR_RETURN(const DeviceMemory memory, QueryDeviceMemory());
   const int64_t weight_bytes = WeightBytes(weights);
   if (weight_bytes > memory.free) {
@@ -136,7 +137,7 @@ absl::StatusOr<DeviceModel> BuildCudaModel(const ModelConfig& model_config, Llam
         model_config, std::move(weights), placement, std::make_unique<CudaLayerKernels>(model_config.rms_norm_eps));
     DS_ASSIGN_OR_RETURN(const int64_t budget, KvCacheBudget(*device_model.model, model_config, config, placement));
     DS_ASSIGN_OR_RETURN(const KvCacheShape shape,
-                        KvCacheShapeFor(model_config, config, budget, at::kBFloat16,
+                        KvCacheShapeFor(model_config, config, budget, DeviceDtype(ComputeDevice::kCuda),
                                         config.kv_cache_bytes > 0 ? "kv_cache_bytes" : "gpu_memory_utilization"));
     device_model.cache = std::make_unique<KvCache>(shape, placement);
   } catch (const c10::Error& e) {

@@ -21,6 +21,9 @@ class CudaPagedAttention : public AttentionBackend {
  public:
   CudaPagedAttention(KvCache& cache, const ModelConfig& config, std::vector<int64_t> dense_layers);
 
+  // A decoding sequence: one query after its prompt, served by the split-KV decode launch.
+  static bool IsDecode(const AttentionSequence& seq);
+
   void BeginForward(const AttentionBatch& batch) override;
   // Instead of BeginForward, for a CUDA graph: the next passes are decode steps whose
   // metadata lives in these device buffers (rows 0..n-1, one per sequence), read at every
@@ -54,7 +57,6 @@ class CudaPagedAttention : public AttentionBackend {
     at::cuda::CUDAEvent end;
   };
 
-  static bool IsDecode(const AttentionSequence& seq);
   void RopeAndStore(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) const;
   void Decode(int64_t layer, const at::Tensor& q, at::Tensor& out) const;
   at::Tensor Prefill(int64_t layer, const at::Tensor& q, size_t seq_index, const AttentionSequence& seq) const;

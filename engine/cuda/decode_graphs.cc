@@ -21,12 +21,11 @@ std::vector<int64_t> Buckets(int64_t max_num_seqs) {
   return buckets;
 }
 
+// Decode rows only, sequence i on row i: the layout the graphs were captured with.
 bool IsDecodeStep(const ForwardBatch& batch) {
   for (size_t i = 0; i < batch.attention.sequences.size(); ++i) {
     const AttentionSequence& seq = batch.attention.sequences[i];
-    if (seq.num_queries != 1 || seq.start_position < seq.prompt_len || seq.first_row != static_cast<int64_t>(i)) {
-      return false;
-    }
+    if (!CudaPagedAttention::IsDecode(seq) || seq.first_row != static_cast<int64_t>(i)) return false;
   }
   return !batch.attention.sequences.empty();
 }

@@ -8,6 +8,10 @@
 
 namespace deltaserve {
 
+at::ScalarType DeviceDtype(ComputeDevice device) {
+  return device == ComputeDevice::kCuda ? at::kBFloat16 : at::kFloat;
+}
+
 absl::StatusOr<KvCacheShape> KvCacheShapeFor(const ModelConfig& model_config, const EngineConfig& config,
                                              int64_t bytes, at::ScalarType dtype, const char* budget) {
   KvCacheShape shape{model_config.num_hidden_layers, 0, config.block_size, model_config.num_key_value_heads,
@@ -24,12 +28,13 @@ absl::StatusOr<KvCacheShape> KvCacheShapeFor(const ModelConfig& model_config, co
 absl::StatusOr<DeviceModel> BuildCpuModel(const ModelConfig& model_config, LlamaWeights weights,
                                           const EngineConfig& config) {
   const int64_t bytes = config.kv_cache_bytes > 0 ? config.kv_cache_bytes : int64_t{1} << 30;
-  absl::StatusOr<KvCacheShape> shape = KvCacheShapeFor(model_config, config, bytes, at::kFloat, "kv_cache_bytes");
+  const at::ScalarType dtype = DeviceDtype(ComputeDevice::kCpu);
+  absl::StatusOr<KvCacheShape> shape = KvCacheShapeFor(model_config, config, bytes, dtype, "kv_cache_bytes");
   if (!shape.ok()) return shape.status();
   DeviceModel device_model;
   try {
     device_model.model = std::make_unique<LlamaModel>(model_config, std::move(weights));
-    device_model.cache = std::make_unique<KvCache>(*shape, at::TensorOptions(at::kFloat));
+    device_model.cache = std::make_unique<KvCache>(*shape, at::TensorOptions(dtype));
   } catch (const c10::Error& e) {
     return absl::ResourceExhaustedError(absl::StrCat("creating the engine (KV cache of ", shape->num_blocks,
                                                      " blocks, ", bytes, " bytes): ", e.what_without_backtrace()));

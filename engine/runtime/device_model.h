@@ -32,6 +32,10 @@ struct DeviceModel {
   std::unique_ptr<ForwardReplay> replay;  // null: every pass runs eagerly
 };
 
+// What the engine computes in on a device: weights, activations and the KV cache.
+// float32 on the CPU (the reference), bf16 on CUDA.
+at::ScalarType DeviceDtype(ComputeDevice device);
+
 // float32 on the host; the cache takes config.kv_cache_bytes (0: 1 GiB).
 absl::StatusOr<DeviceModel> BuildCpuModel(const ModelConfig& model_config, LlamaWeights weights,
                                           const EngineConfig& config);

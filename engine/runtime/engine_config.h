@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace deltaserve {
@@ -12,6 +13,9 @@ enum class ComputeDevice { kCpu, kCuda };
 
 // "cpu" or "cuda"; INVALID_ARGUMENT naming `field` otherwise.
 absl::StatusOr<ComputeDevice> ParseComputeDevice(const std::string& name, const std::string& field);
+
+// INVALID_ARGUMENT naming `field` unless 0 < utilization <= 1.
+absl::Status ValidateGpuMemoryUtilization(double utilization, const std::string& field);
 
 struct EngineConfig {
   int64_t max_num_seqs = 64;

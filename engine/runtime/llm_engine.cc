@@ -52,10 +52,7 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_c
     return absl::InvalidArgumentError(absl::StrCat("max_num_seqs and max_num_batched_tokens must be at least 1, got ",
                                                    resolved.max_num_seqs, " and ", resolved.max_num_batched_tokens));
   }
-  if (!(resolved.gpu_memory_utilization > 0 && resolved.gpu_memory_utilization <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("gpu_memory_utilization: must be in (0, 1], got ",
-                                                   resolved.gpu_memory_utilization));
-  }
+  DS_RETURN_IF_ERROR(ValidateGpuMemoryUtilization(resolved.gpu_memory_utilization, "gpu_memory_utilization"));
   if (resolved.kv_cache_bytes < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("kv_cache_bytes: must be >= 0 (0: size from the device), got ", resolved.kv_cache_bytes));
