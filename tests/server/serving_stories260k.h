@@ -19,15 +19,9 @@
 #include "client/deltaserve_client.h"
 #include "engine/runtime/model_source.h"
 #include "server/deltaserve_server.h"
+#include "tests/engine/runtime/stories260k.h"
 
 namespace deltaserve::testing {
-
-inline std::string Stories260KDir() { return std::string(DELTASERVE_SHARED_MODELS_DIR) + "/stories260K"; }
-
-inline nlohmann::json Stories260KGolden() {
-  std::ifstream in(Stories260KDir() + "/golden.json");
-  return nlohmann::json::parse(in);
-}
 
 inline server::ModelOptions SmallModelOptions() {
   server::ModelOptions options;

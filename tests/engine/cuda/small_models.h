@@ -46,7 +46,7 @@ inline DeviceModel BuildOn(ComputeDevice device, const ModelConfig& config, uint
   engine.block_size = 16;
   engine.kv_cache_bytes = KvCache::BytesPerBlock({config.num_hidden_layers, 0, 16, config.num_key_value_heads,
                                                   config.head_dim},
-                                                 device == ComputeDevice::kCuda ? at::kBFloat16 : at::kFloat) *
+                                                 DeviceDtype(device)) *
                           ((max_tokens + 15) / 16);
   engine.enforce_eager = true;  // these tests drive Forward themselves
   absl::StatusOr<DeviceModel> model = device == ComputeDevice::kCuda

@@ -15,15 +15,7 @@ using ::testing::ElementsAre;
 constexpr int32_t ByteId(int byte) { return 3 + byte; }
 constexpr int32_t kMetaspace = 410;
 
-class ByteFallback : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto loaded = Tokenizer::Load(testing::StoriesDir());
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
-    tokenizer_ = *std::move(loaded);
-  }
-  std::unique_ptr<Tokenizer> tokenizer_;
-};
+using ByteFallback = testing::StoriesTokenizerTest;
 
 TEST_F(ByteFallback, CharactersOutsideTheVocabularyBecomeTheirBytes) {
   // U+1F604 is F0 9F 98 84.

@@ -15,15 +15,7 @@ nlohmann::json GoldenCases() {
   return nlohmann::json::parse(file)["cases"];
 }
 
-class Stories260kGolden : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto loaded = Tokenizer::Load(testing::StoriesDir());
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
-    tokenizer_ = *std::move(loaded);
-  }
-  std::unique_ptr<Tokenizer> tokenizer_;
-};
+using Stories260kGolden = testing::StoriesTokenizerTest;
 
 TEST_F(Stories260kGolden, PromptsEncodeToPromptIds) {
   const nlohmann::json cases = GoldenCases();

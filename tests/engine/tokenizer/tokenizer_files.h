@@ -5,9 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "engine/tokenizer/byte_level_map.h"
+#include "engine/tokenizer/tokenizer.h"
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -17,6 +19,17 @@ namespace deltaserve::testing {
 inline std::filesystem::path StoriesDir() {
   return std::filesystem::path(DELTASERVE_SHARED_MODELS_DIR) / "stories260K";
 }
+
+// A fixture holding stories260K's tokenizer.
+class StoriesTokenizerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = Tokenizer::Load(StoriesDir());
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    tokenizer_ = *std::move(loaded);
+  }
+  std::unique_ptr<Tokenizer> tokenizer_;
+};
 
 // A fresh directory holding tokenizer.json (and tokenizer_config.json if given).
 inline std::filesystem::path WriteTokenizerDir(const std::string& tokenizer_json,
