@@ -52,8 +52,8 @@ at::Tensor LlamaModel::Mlp(const Layer& layer, const at::Tensor& hidden) const {
 
 at::Tensor LlamaModel::Forward(const ForwardBatch& batch, AttentionBackend& attention) const {
   attention.BeginForward(batch.attention);
-  return ForwardOnDevice(batch.token_ids.to(device()), batch.logit_rows.to(device()), batch.attention, attention)
-      .to(at::kCPU, at::kFloat);
+  return LogitsToHost(
+      ForwardOnDevice(batch.token_ids.to(device()), batch.logit_rows.to(device()), batch.attention, attention));
 }
 
 at::Tensor LlamaModel::ForwardOnDevice(const at::Tensor& token_ids, const at::Tensor& logit_rows,
@@ -65,6 +65,13 @@ at::Tensor LlamaModel::ForwardOnDevice(const at::Tensor& token_ids, const at::Te
     hidden = Mlp(layers_[i], kernels_->AddRmsNorm(hidden, residual, layers_[i].post_attention_norm));
   }
   return at::linear(kernels_->AddRmsNorm(hidden, residual, norm_).index_select(0, logit_rows), lm_head_);
+}
+
+at::Tensor LogitsToHost(const at::Tensor& logits) {
+  if (!logits.is_cuda()) return logits.to(at::kFloat);
+  at::Tensor host = at::empty(logits.sizes(), logits.options().device(at::kCPU).pinned_memory(true));
+  host.copy_(logits);
+  return host;
 }
 
 }  // namespace deltaserve

@@ -32,7 +32,7 @@ class LlamaModel {
   LlamaModel(ModelConfig config, LlamaWeights weights, at::TensorOptions placement,
              std::unique_ptr<const LayerKernels> kernels);
 
-  // Logits [N, vocab], float32 on the host, for batch.logit_rows.
+  // Logits [N, vocab] on the host for batch.logit_rows (see LogitsToHost).
   at::Tensor Forward(const ForwardBatch& batch, AttentionBackend& attention) const;
 
   // The layers alone, for a caller that prepared the attention backend itself (a CUDA
@@ -68,5 +68,10 @@ class LlamaModel {
   at::Tensor lm_head_;
   std::shared_ptr<const void> mapping_;
 };
+
+// Logits of the device on the host: float32 from the CPU; from a GPU in the model's dtype
+// through page-locked memory, since a 64-row step over a 128K vocabulary is 16 MB and a
+// pageable copy moves only a few GB/s. The sampler converts each row itself.
+at::Tensor LogitsToHost(const at::Tensor& logits);
 
 }  // namespace deltaserve

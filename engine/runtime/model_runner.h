@@ -21,7 +21,7 @@ struct PrefillChunk {
 };
 
 struct StepLogits {
-  at::Tensor logits;                // [N, vocab]
+  at::Tensor logits;                // [N, vocab] on the host (LogitsToHost)
   std::vector<Sequence*> owners;    // row i belongs to owners[i]
   std::vector<PrefillChunk> prefill;  // one per sequence whose chunk holds prompt tokens
 };
