@@ -15,7 +15,8 @@ namespace deltaserve {
 struct SampledToken {
   int32_t token = 0;
   // log-probability of `token` under the model's raw distribution (log_softmax of
-  // the logits before temperature, penalties and truncation), as vLLM reports it.
+  // the logits before temperature, penalties and truncation), as vLLM reports it. It and
+  // top_logprobs are filled only when params.logprobs > 0, the only case they are reported.
   float logprob = 0.0f;
   // The params.logprobs most likely tokens of that raw distribution, best first.
   std::vector<std::pair<int32_t, float>> top_logprobs;

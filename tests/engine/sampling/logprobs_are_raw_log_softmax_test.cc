@@ -45,7 +45,7 @@ TEST(LogprobsAreRawLogSoftmaxTest, ChosenTokenLogprobIgnoresPenaltiesAndTemperat
   const std::vector<float> logits = RandomLogits(500, 1);
   const std::vector<double> reference = ReferenceLogSoftmax(logits);
   for (uint64_t seed = 0; seed < 20; ++seed) {
-    const SampledToken sampled = SampleOnce(logits, HeavilyProcessed(0), seed);
+    const SampledToken sampled = SampleOnce(logits, HeavilyProcessed(1), seed);
     EXPECT_NEAR(sampled.logprob, reference[sampled.token], kTolerance) << "seed " << seed;
   }
 }
