@@ -1,8 +1,8 @@
 // deltaserve-bench: a load generator. N concurrent clients (--concurrency) or a Poisson
 // arrival rate (--request-rate), fixed, uniform or listed request lengths; prints
 // throughput and TTFT / time-per-output-token / end-to-end percentiles as a table and as
-// JSON. Requests stream greedy tokens with ignore_eos so that every one generates
-// exactly its output length.
+// JSON, and the decode throughput while every request is running. Requests stream
+// greedy tokens with ignore_eos so that every one generates exactly its output length.
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +18,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/decode_window.h"
 #include "client/deltaserve_client.h"
 #include "client/load_spec.h"
 #include "client/security_flags.h"
@@ -50,6 +51,7 @@ struct Sample {
   double ttft = 0;
   double tpot = 0;
   double e2e = 0;
+  std::vector<TokenArrival> arrivals;
 };
 
 v1::GenerateRequest MakeRequest(const RequestShape& shape, int64_t vocab_size, v1::AttentionMode mode,
@@ -65,31 +67,37 @@ v1::GenerateRequest MakeRequest(const RequestShape& shape, int64_t vocab_size, v
   return request;
 }
 
-Sample RunOne(const DeltaServeClient& client, const v1::GenerateRequest& request) {
+double Seconds(Clock::duration duration) { return std::chrono::duration<double>(duration).count(); }
+
+// run_start: the origin of the arrival times, shared by every request of the run.
+Sample RunOne(const DeltaServeClient& client, const v1::GenerateRequest& request, Clock::time_point run_start) {
   Sample sample;
   const Clock::time_point start = Clock::now();
   Clock::time_point first = start;
   const absl::Status status = client.GenerateStream(request, [&](const v1::GenerateStreamResponse& message) {
-    if (sample.output_tokens == 0 && message.token_ids_size() > 0) first = Clock::now();
+    if (message.token_ids_size() == 0) return;
+    const Clock::time_point now = Clock::now();
+    if (sample.output_tokens == 0) first = now;
     sample.output_tokens += message.token_ids_size();
+    sample.arrivals.push_back({Seconds(now - run_start), message.token_ids_size()});
   });
   const Clock::time_point end = Clock::now();
   sample.ok = status.ok();
   if (!status.ok()) sample.error = absl::StatusCodeToString(status.code());
-  sample.ttft = std::chrono::duration<double>(first - start).count();
-  sample.e2e = std::chrono::duration<double>(end - start).count();
+  sample.ttft = Seconds(first - start);
+  sample.e2e = Seconds(end - start);
   if (sample.output_tokens > 1) sample.tpot = (sample.e2e - sample.ttft) / static_cast<double>(sample.output_tokens - 1);
   return sample;
 }
 
 std::vector<Sample> RunClosedLoop(const DeltaServeClient& client, const std::vector<v1::GenerateRequest>& requests,
-                                  int64_t concurrency) {
+                                  int64_t concurrency, Clock::time_point run_start) {
   std::vector<Sample> samples(requests.size());
   std::atomic<size_t> next{0};
   std::vector<std::thread> workers;
   for (int64_t w = 0; w < concurrency; ++w) {
     workers.emplace_back([&] {
-      for (size_t i = next++; i < requests.size(); i = next++) samples[i] = RunOne(client, requests[i]);
+      for (size_t i = next++; i < requests.size(); i = next++) samples[i] = RunOne(client, requests[i], run_start);
     });
   }
   for (std::thread& worker : workers) worker.join();
@@ -97,14 +105,14 @@ std::vector<Sample> RunClosedLoop(const DeltaServeClient& client, const std::vec
 }
 
 std::vector<Sample> RunPoisson(const DeltaServeClient& client, const std::vector<v1::GenerateRequest>& requests,
-                               double rate, std::mt19937_64& rng) {
+                               double rate, std::mt19937_64& rng, Clock::time_point run_start) {
   std::vector<Sample> samples(requests.size());
   std::vector<std::thread> inflight;
   std::exponential_distribution<double> gap(rate);
-  Clock::time_point due = Clock::now();
+  Clock::time_point due = run_start;
   for (size_t i = 0; i < requests.size(); ++i) {
     std::this_thread::sleep_until(due);
-    inflight.emplace_back([&, i] { samples[i] = RunOne(client, requests[i]); });
+    inflight.emplace_back([&, i] { samples[i] = RunOne(client, requests[i], run_start); });
     due += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(gap(rng)));
   }
   for (std::thread& thread : inflight) thread.join();
@@ -119,7 +127,9 @@ nlohmann::json Report(const std::vector<Sample>& samples, double wall_seconds) {
   std::vector<double> ttft, tpot, e2e;
   int64_t tokens = 0, errors = 0;
   nlohmann::json error_codes = nlohmann::json::object();
+  std::vector<std::vector<TokenArrival>> arrivals;
   for (const Sample& sample : samples) {
+    arrivals.push_back(sample.arrivals);
     if (!sample.ok) {
       ++errors;
       error_codes[sample.error] = error_codes.value(sample.error, 0) + 1;
@@ -131,6 +141,8 @@ nlohmann::json Report(const std::vector<Sample>& samples, double wall_seconds) {
     if (sample.output_tokens > 1) tpot.push_back(sample.tpot);
   }
   const double ok = static_cast<double>(samples.size() - static_cast<size_t>(errors));
+  // generated_tokens_per_second includes every prefill; this is the decode-only rate.
+  const DecodeWindow decode = AllRunningDecodeWindow(arrivals);
   return {{"label", absl::GetFlag(FLAGS_label)},
           {"num_requests", samples.size()},
           {"concurrency", absl::GetFlag(FLAGS_request_rate) > 0 ? 0 : absl::GetFlag(FLAGS_concurrency)},
@@ -138,6 +150,9 @@ nlohmann::json Report(const std::vector<Sample>& samples, double wall_seconds) {
           {"wall_seconds", wall_seconds},
           {"requests_per_second", ok / wall_seconds},
           {"generated_tokens_per_second", static_cast<double>(tokens) / wall_seconds},
+          {"decode_tokens_per_second", decode.tokens_per_second},
+          {"decode_window_seconds", decode.seconds},
+          {"decode_window_tokens", decode.tokens},
           {"errors", errors},
           {"error_codes", error_codes},
           {"ttft_seconds", ToJson(Summarize(ttft))},
@@ -150,6 +165,14 @@ void PrintTable(const nlohmann::json& report) {
                                report["num_requests"].get<int64_t>(), report["errors"].get<int64_t>(),
                                report["wall_seconds"].get<double>(), report["requests_per_second"].get<double>(),
                                report["generated_tokens_per_second"].get<double>());
+  if (report["decode_window_seconds"].get<double>() > 0) {
+    std::cout << absl::StrFormat("decode, all requests running: %.1f tok/s (%d tokens in %.3f s)\n",
+                                 report["decode_tokens_per_second"].get<double>(),
+                                 report["decode_window_tokens"].get<int64_t>(),
+                                 report["decode_window_seconds"].get<double>());
+  } else {
+    std::cout << "decode, all requests running: n/a (no interval of two steps in which all were decoding)\n";
+  }
   std::cout << absl::StrFormat("%-14s %10s %10s %10s %10s\n", "metric (ms)", "mean", "p50", "p90", "p99");
   for (const char* key : {"ttft_seconds", "tpot_seconds", "e2e_seconds"}) {
     const nlohmann::json& p = report[key];
@@ -198,9 +221,10 @@ int Run(int argc, char** argv) {
 
   const Clock::time_point start = Clock::now();
   const double rate = absl::GetFlag(FLAGS_request_rate);
-  const std::vector<Sample> samples = rate > 0 ? RunPoisson(client, requests, rate, rng)
-                                               : RunClosedLoop(client, requests, std::max<int64_t>(1, absl::GetFlag(FLAGS_concurrency)));
-  const nlohmann::json report = Report(samples, std::chrono::duration<double>(Clock::now() - start).count());
+  const std::vector<Sample> samples =
+      rate > 0 ? RunPoisson(client, requests, rate, rng, start)
+               : RunClosedLoop(client, requests, std::max<int64_t>(1, absl::GetFlag(FLAGS_concurrency)), start);
+  const nlohmann::json report = Report(samples, Seconds(Clock::now() - start));
   PrintTable(report);
   std::cout << report.dump() << "\n";
   const std::string json_out = absl::GetFlag(FLAGS_json_out);

@@ -3,7 +3,10 @@
 #  - TTFT: one request at a time, for each prompt length and prefill mode, one new token;
 #  - decode: DECODE_REQUESTS concurrent requests of DECODE_PROMPT prompt tokens and
 #    DECODE_OUTPUT new tokens each; generated tokens per second over the whole run (the
-#    prefills of its prompts included, as deltaserve-bench counts it).
+#    prefills of its prompts included, as deltaserve-bench counts it), and "decode tok/s
+#    (all running)": deltaserve-bench's decode_tokens_per_second, the tokens that arrived
+#    while every request had its first token and none had finished, over that interval
+#    (steady-state decode, no prefill in it; 0 where no such interval of two steps exists).
 # Each measured run follows a warm-up run of the same shape (first CUDA kernels, cuBLAS
 # handles, allocator growth). Every run draws its own prompt tokens (its own --seed): a
 # repeated prompt would come back from the prefix cache instead of being prefilled.
@@ -96,7 +99,7 @@ for length in $TTFT_LENGTHS; do
   for mode in $TTFT_MODES; do
     bench "ttft-$mode-$length" --num-requests 1 --concurrency 1 --prompt-len "$length" --output-len 1 \
       --attention-mode "$mode"
-    rows+=("$(printf '| TTFT | %s | 1 | %d | 1 | %.3f | |' "$mode" "$length" \
+    rows+=("$(printf '| TTFT | %s | 1 | %d | 1 | %.3f | | |' "$mode" "$length" \
       "$(json_number "$OUT/ttft-$mode-$length.json" ttft_seconds.p50)")")
   done
 done
@@ -130,14 +133,16 @@ read -r steps step_ms < <(histogram_change "$OUT/metrics-before-decode.txt" "$OU
   deltaserve_step_duration_seconds)
 read -r _ forward_ms < <(histogram_change "$OUT/metrics-before-decode.txt" "$OUT/metrics-after-decode.txt" \
   deltaserve_step_forward_seconds)
-rows+=("$(printf '| decode | %s | %d | %d | %d | %.3f | %.0f |' "$DECODE_MODE" "$DECODE_REQUESTS" "$DECODE_PROMPT" \
-  "$DECODE_OUTPUT" "$(json_number "$OUT/decode.json" ttft_seconds.p50)" \
-  "$(json_number "$OUT/decode.json" generated_tokens_per_second)")")
+rows+=("$(printf '| decode | %s | %d | %d | %d | %.3f | %.0f | %.0f |' "$DECODE_MODE" "$DECODE_REQUESTS" \
+  "$DECODE_PROMPT" "$DECODE_OUTPUT" "$(json_number "$OUT/decode.json" ttft_seconds.p50)" \
+  "$(json_number "$OUT/decode.json" generated_tokens_per_second)" \
+  "$(json_number "$OUT/decode.json" decode_tokens_per_second)")")
 
 echo
 echo "device: $(cat "$OUT/device.txt"); model: $MODEL ($LOAD_FORMAT weights); reports in $OUT"
-echo "| run | prefill attention | requests | prompt tokens | new tokens each | TTFT p50 s | generated tok/s |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| run | prefill attention | requests | prompt tokens | new tokens each | TTFT p50 s | generated tok/s |" \
+  "decode tok/s (all running) |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${rows[@]}"
 echo
 echo "decode runs (warm-up and measured, prefills included): $steps engine steps, $step_ms ms a step on average," \

@@ -20,6 +20,16 @@ class CommandLineClients : public ::testing::Test {
     return RunCommand(args);
   }
 
+  static CommandResult Bench(std::vector<std::string> args) {
+    args.insert(args.begin(), {DELTASERVE_BENCH, "--target", Target(*server_), "--attention-mode", "dense"});
+    return RunCommand(args);
+  }
+
+  // The bench prints its table, then one JSON line.
+  static nlohmann::json Report(const CommandResult& result) {
+    return nlohmann::json::parse(result.out.substr(result.out.rfind("\n{") + 1));
+  }
+
   static server::DeltaServer* server_;
 };
 server::DeltaServer* CommandLineClients::server_ = nullptr;
@@ -58,13 +68,10 @@ TEST_F(CommandLineClients, ServerErrorsExitNonZeroWithTheMessage) {
 }
 
 TEST_F(CommandLineClients, BenchReportsEveryRequest) {
-  const CommandResult result =
-      RunCommand({DELTASERVE_BENCH, "--target", Target(*server_), "--num-requests", "12", "--concurrency", "4",
-                  "--prompt-len", "8", "--prompt-len-max", "24", "--output-len", "6", "--attention-mode", "dense"});
+  const CommandResult result = Bench(
+      {"--num-requests", "12", "--concurrency", "4", "--prompt-len", "8", "--prompt-len-max", "24", "--output-len", "6"});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
-  // The table, then one JSON line.
-  const std::string json_line = result.out.substr(result.out.rfind("\n{") + 1);
-  const nlohmann::json report = nlohmann::json::parse(json_line);
+  const nlohmann::json report = Report(result);
   EXPECT_EQ(report["num_requests"], 12);
   EXPECT_EQ(report["errors"], 0);
   EXPECT_EQ(report["e2e_seconds"]["count"], 12);
@@ -72,6 +79,36 @@ TEST_F(CommandLineClients, BenchReportsEveryRequest) {
   EXPECT_GT(report["generated_tokens_per_second"].get<double>(), 0);
   EXPECT_LE(report["ttft_seconds"]["p50"].get<double>(), report["e2e_seconds"]["p50"].get<double>());
   EXPECT_NE(result.out.find("p99"), std::string::npos);
+}
+
+TEST_F(CommandLineClients, BenchDecodeRateCountsTokensWhileAllRequestsRun) {
+  // As many requests as clients, all started at once: they decode together for most of
+  // their 128 tokens.
+  const CommandResult result =
+      Bench({"--num-requests", "4", "--concurrency", "4", "--prompt-len", "16", "--output-len", "128"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const nlohmann::json report = Report(result);
+  const double rate = report["decode_tokens_per_second"].get<double>();
+  const double seconds = report["decode_window_seconds"].get<double>();
+  const int64_t tokens = report["decode_window_tokens"].get<int64_t>();
+  ASSERT_GT(seconds, 0) << result.out;
+  EXPECT_NEAR(rate, static_cast<double>(tokens) / seconds, 1e-9 * rate);
+  EXPECT_LE(seconds, report["wall_seconds"].get<double>());
+  EXPECT_GT(tokens, 0);
+  EXPECT_LE(tokens, 4 * 128);
+  EXPECT_NE(result.out.find("decode, all requests running: "), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("n/a"), std::string::npos) << result.out;
+}
+
+TEST_F(CommandLineClients, BenchDecodeRateIsZeroForSequentialRequests) {
+  const CommandResult result =
+      Bench({"--num-requests", "3", "--concurrency", "1", "--prompt-len", "8", "--output-len", "8"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const nlohmann::json report = Report(result);
+  EXPECT_EQ(report["decode_tokens_per_second"].get<double>(), 0);
+  EXPECT_EQ(report["decode_window_seconds"].get<double>(), 0);
+  EXPECT_EQ(report["decode_window_tokens"].get<int64_t>(), 0);
+  EXPECT_NE(result.out.find("decode, all requests running: n/a"), std::string::npos) << result.out;
 }
 
 }  // namespace
