@@ -103,25 +103,51 @@ int MultiprocessorCount() {
   return count;
 }
 
-// Splits the key range until the grid fills about two waves, within the workspace.
-cudaError_t LaunchSplit(AttentionProblem p, int head_dim, int num_seqs, int max_rows_per_seq,
-                        int max_position, void* workspace, std::size_t workspace_bytes,
-                        cudaStream_t stream) {
+struct KeySplit {
+  int tiles_per_split;
+  int splits;
+};
+
+// Splits the key range until the grid fills about two waves, within the workspace (no
+// workspace, or no rows: one split).
+KeySplit ChooseKeySplit(const AttentionProblem& p, int head_dim, int num_seqs, int max_rows_per_seq,
+                        int max_position, std::size_t workspace_bytes) {
   const int key_tiles = max_position / detail::kTileKeys + 1;
   const std::int64_t blocks = static_cast<std::int64_t>(CeilDiv(max_rows_per_seq, p.tokens_per_tile)) *
                               num_seqs * p.num_kv_heads;
   const std::size_t split_bytes = GatheredAttentionWorkspaceBytes(p.num_rows, p.num_heads, head_dim, 1);
   std::int64_t splits = CeilDiv(2 * MultiprocessorCount(), blocks);
   splits = std::min<std::int64_t>({splits, CeilDiv(key_tiles, kMinKeyTilesPerSplit), kMaxSplits,
-                                   static_cast<std::int64_t>(workspace ? workspace_bytes / split_bytes : 1)});
+                                   static_cast<std::int64_t>(split_bytes ? workspace_bytes / split_bytes : 0)});
   splits = std::max<std::int64_t>(splits, 1);
-  p.split_tiles = CeilDiv(key_tiles, splits);
-  const int used_splits = CeilDiv(key_tiles, p.split_tiles);
-  if (used_splits > 1) {
+  const int tiles_per_split = CeilDiv(key_tiles, splits);
+  return {tiles_per_split, CeilDiv(key_tiles, tiles_per_split)};
+}
+
+cudaError_t LaunchSplit(AttentionProblem p, int head_dim, int num_seqs, int max_rows_per_seq,
+                        int max_position, void* workspace, std::size_t workspace_bytes,
+                        cudaStream_t stream) {
+  const KeySplit split = ChooseKeySplit(p, head_dim, num_seqs, max_rows_per_seq, max_position,
+                                        workspace ? workspace_bytes : 0);
+  p.split_tiles = split.tiles_per_split;
+  if (split.splits > 1) {
     p.partial_out = static_cast<float*>(workspace);
-    p.partial_lse = p.partial_out + static_cast<std::int64_t>(p.num_rows) * p.num_heads * head_dim * used_splits;
+    p.partial_lse = p.partial_out + static_cast<std::int64_t>(p.num_rows) * p.num_heads * head_dim * split.splits;
   }
-  return Launch(p, head_dim, num_seqs, max_rows_per_seq, used_splits, stream);
+  return Launch(p, head_dim, num_seqs, max_rows_per_seq, split.splits, stream);
+}
+
+bool ValidDecode(const DecodeAttentionArgs& a) {
+  return ValidCache(a.cache) && ValidRows(a.q) && ValidRows(a.out) && ValidHeads(a.num_heads, a.cache) &&
+         a.num_seqs > 0 && a.max_seq_len > 0 && a.seq_lens && a.softmax_scale > 0.f;
+}
+
+AttentionProblem DecodeProblem(const DecodeAttentionArgs& a) {
+  AttentionProblem p = MakeProblem(a.q, a.out, a.num_heads, a.cache, AttentionMask{}, a.softmax_scale);
+  p.base_pos = a.seq_lens;
+  p.pos_bias = -1;  // the query is the last cached token
+  p.num_rows = a.num_seqs;
+  return p;
 }
 
 }  // namespace
@@ -161,17 +187,15 @@ cudaError_t GatheredAttention(const GatheredAttentionArgs& a, void* workspace,
 
 cudaError_t DecodeAttention(const DecodeAttentionArgs& a, void* workspace,
                             std::size_t workspace_bytes, cudaStream_t stream) {
-  if (!ValidCache(a.cache) || !ValidRows(a.q) || !ValidRows(a.out) ||
-      !ValidHeads(a.num_heads, a.cache) || a.num_seqs <= 0 || a.max_seq_len <= 0 ||
-      !a.seq_lens || a.softmax_scale <= 0.f) {
-    return cudaErrorInvalidValue;
-  }
-  AttentionProblem p = MakeProblem(a.q, a.out, a.num_heads, a.cache, AttentionMask{}, a.softmax_scale);
-  p.base_pos = a.seq_lens;
-  p.pos_bias = -1;  // the query is the last cached token
-  p.num_rows = a.num_seqs;
-  return LaunchSplit(p, a.cache.head_dim, a.num_seqs, 1, a.max_seq_len - 1, workspace,
+  if (!ValidDecode(a)) return cudaErrorInvalidValue;
+  return LaunchSplit(DecodeProblem(a), a.cache.head_dim, a.num_seqs, 1, a.max_seq_len - 1, workspace,
                      workspace_bytes, stream);
+}
+
+int DecodeAttentionSplits(const DecodeAttentionArgs& a, std::size_t workspace_bytes) {
+  if (!ValidDecode(a)) return 0;
+  return ChooseKeySplit(DecodeProblem(a), a.cache.head_dim, a.num_seqs, 1, a.max_seq_len - 1, workspace_bytes)
+      .splits;
 }
 
 }  // namespace deltaserve::kernels

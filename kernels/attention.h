@@ -95,4 +95,8 @@ struct DecodeAttentionArgs {
 cudaError_t DecodeAttention(const DecodeAttentionArgs& args, void* workspace,
                             std::size_t workspace_bytes, cudaStream_t stream);
 
+// Key splits DecodeAttention launches with for these arguments and workspace_bytes of
+// workspace on the current device, 0 for arguments it rejects. For benchmarks that report it.
+int DecodeAttentionSplits(const DecodeAttentionArgs& args, std::size_t workspace_bytes);
+
 }  // namespace deltaserve::kernels

@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # On the GPU host (repo root as cwd): builds deltaserve with CUDA from the air-gap bundle
 # (deploy/airgap/build.sh), runs the kernel and CUDA-engine tests, compute-sanitizer, the
-# prefill-attention benchmark against torch SDPA and the serving benchmark through the
-# gRPC server (scripts/bench-gpu-serving.sh). Logs go to $OUT; one summary comes last.
+# prefill-attention benchmark against torch SDPA, the decode-attention benchmark against
+# the copy bandwidth and the serving benchmark through the gRPC server
+# (scripts/bench-gpu-serving.sh). Logs go to $OUT; one summary comes last.
 #
 # Needs: the bundle in BUNDLE (default .airgap-bundle: deploy/airgap/bundle.sh on a
 # connected Debian 12 machine), CUDA at /usr/local/cuda, PyTorch in python3.
 # STAGES picks what runs after the build (default: all of
-# "kernel-tests engine-tests sanitizer prefill serving"); BUILD_TARGETS limits the build
-# to what those stages need (e.g. "deltaserve deltaserve-bench cuda_engine_test");
-# BENCH_LENGTHS / BASELINE_LENGTHS set the prefill benchmark's lengths, and
+# "kernel-tests engine-tests sanitizer prefill decode-kernel serving"); BUILD_TARGETS limits
+# the build to what those stages need (e.g. "deltaserve deltaserve-bench cuda_engine_test");
+# BENCH_LENGTHS / BASELINE_LENGTHS set the prefill benchmark's lengths, DECODE_SHAPES the
+# decode benchmark's BATCHxCONTEXT shapes (empty: its defaults), and
 # bench-gpu-serving.sh's own variables pass through.
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-check-out}
 BUILD=${BUILD:-/tmp/deltaserve-gpu-build}
 BUNDLE=${BUNDLE:-.airgap-bundle}
-STAGES=${STAGES:-"kernel-tests engine-tests sanitizer prefill serving"}
+STAGES=${STAGES:-"kernel-tests engine-tests sanitizer prefill decode-kernel serving"}
 BENCH_LENGTHS=${BENCH_LENGTHS:-"8192 32768 131072 524288 1048576"}
 BASELINE_LENGTHS=${BASELINE_LENGTHS:-"8192 32768 131072"}
+DECODE_SHAPES=${DECODE_SHAPES:-}
 mkdir -p "$OUT"
 export OUT
 summary=()
@@ -64,6 +67,13 @@ if stage prefill; then
   summary+=("prefill bench rc=$?")
 fi
 
+if stage decode-kernel; then
+  # shellcheck disable=SC2086  # list of shapes
+  timeout 300 "$BUILD/kernels/deltaserve_decode_attention_bench" $DECODE_SHAPES \
+    >"$OUT/decode-kernel-bench.txt" 2>"$OUT/decode-kernel-bench.err"
+  summary+=("decode kernel bench rc=$?")
+fi
+
 if stage serving; then
   OUT="$OUT/serving" timeout 560 bash scripts/bench-gpu-serving.sh "$BUILD" >"$OUT/serving-bench.txt" 2>&1
   summary+=("serving bench rc=$?")
@@ -71,6 +81,6 @@ fi
 
 echo "== $(cat "$OUT/device.txt")"
 printf '%s\n' "${summary[@]}"
-for table in prefill-bench serving-bench; do
+for table in prefill-bench decode-kernel-bench serving-bench; do
   [[ -f "$OUT/$table.txt" ]] && { echo "== $table"; tail -30 "$OUT/$table.txt"; }
 done

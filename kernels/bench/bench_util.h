@@ -1,0 +1,80 @@
+// Pieces the kernel benchmarks share: checked CUDA calls, random bf16 device buffers and
+// CUDA-event timing. Benchmarks exit on the first CUDA error; they are tools, not library.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <vector>
+
+#define BENCH_CHECK(call)                                                              \
+  do {                                                                                 \
+    const cudaError_t bench_status = (call);                                           \
+    if (bench_status != cudaSuccess) {                                                 \
+      std::fprintf(stderr, "%s failed: %s\n", #call, cudaGetErrorString(bench_status)); \
+      std::exit(1);                                                                    \
+    }                                                                                  \
+  } while (0)
+
+namespace deltaserve::kernels::bench {
+
+inline void* DeviceAlloc(std::size_t bytes) {
+  void* ptr = nullptr;
+  BENCH_CHECK(cudaMalloc(&ptr, bytes));
+  return ptr;
+}
+
+// 64 MiB of random bf16 (normal, stddev 1) to tile device buffers with.
+inline std::vector<std::uint16_t> RandomPattern() {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::vector<std::uint16_t> pattern((64u << 20) / 2 + 4);  // odd length: rows don't repeat in step
+  for (auto& v : pattern) {
+    const float f = normal(rng);
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, &f, 4);
+    v = static_cast<std::uint16_t>((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+  }
+  return pattern;
+}
+
+// Fills a buffer with random bf16 by tiling the pattern.
+inline void FillRandom(void* dst, std::size_t bytes, const std::vector<std::uint16_t>& pattern) {
+  const std::size_t chunk = pattern.size() * sizeof(std::uint16_t);
+  for (std::size_t off = 0; off < bytes; off += chunk) {
+    BENCH_CHECK(cudaMemcpy(static_cast<char*>(dst) + off, pattern.data(), std::min(chunk, bytes - off),
+                           cudaMemcpyHostToDevice));
+  }
+}
+
+// Median of `repeats` CUDA-event timings of run() on the legacy stream, after one warm-up.
+inline double MedianMs(const std::function<void()>& run, int repeats) {
+  cudaEvent_t start;
+  cudaEvent_t stop;
+  BENCH_CHECK(cudaEventCreate(&start));
+  BENCH_CHECK(cudaEventCreate(&stop));
+  run();  // warm-up
+  BENCH_CHECK(cudaDeviceSynchronize());
+  std::vector<float> times;
+  for (int i = 0; i < repeats; ++i) {
+    BENCH_CHECK(cudaEventRecord(start));
+    run();
+    BENCH_CHECK(cudaEventRecord(stop));
+    BENCH_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.f;
+    BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(ms);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+}  // namespace deltaserve::kernels::bench
