@@ -18,9 +18,17 @@ std::vector<int64_t> Positions(int64_t begin, int64_t end) {
   return positions;
 }
 
+// Indices on `device`. A GPU gets them through pinned memory without waiting: a plain
+// copy to the device would stall it several times per layer and sequence.
+at::Tensor IndexTensor(const std::vector<int64_t>& values, at::Device device) {
+  const at::Tensor host = at::tensor(values, at::kLong);
+  return device.is_cpu() ? host : host.pin_memory().to(device, /*non_blocking=*/true);
+}
+
 // Row indices of `positions` in a tensor whose row 0 is position `first`.
-at::Tensor RowsOf(const std::vector<int64_t>& positions, int64_t first, at::Device device) {
-  return at::tensor(positions, at::kLong).sub_(first).to(device);
+at::Tensor RowsOf(std::vector<int64_t> positions, int64_t first, at::Device device) {
+  for (int64_t& position : positions) position -= first;
+  return IndexTensor(positions, device);
 }
 
 // The queries of one call [start, end), split by how they are computed.
@@ -60,9 +68,9 @@ struct GroupCorrections {
   at::Tensor values;  // [groups, H, d]
 
   // The correction of each of `positions`, [n, H, d].
-  at::Tensor At(const std::vector<int64_t>& positions) const {
-    return values.index_select(
-        0, at::tensor(positions, at::kLong).div_(lambda, "floor").sub_(first_group).to(values.device()));
+  at::Tensor At(std::vector<int64_t> positions) const {
+    for (int64_t& position : positions) position = position / lambda - first_group;
+    return values.index_select(0, IndexTensor(positions, values.device()));
   }
 };
 
@@ -81,15 +89,21 @@ GroupCorrections CollectCorrections(const DeltaLayout& layout, int64_t start, co
   return corrections;
 }
 
-// Cosine similarity of [N, H, d] rows, averaged over heads: N values.
-std::vector<double> MeanHeadCosine(const at::Tensor& a, const at::Tensor& b) {
-  const at::Tensor cosines =
-      at::cosine_similarity(a.to(at::kFloat), b.to(at::kFloat), /*dim=*/2).mean(1).to(at::kCPU, at::kDouble).contiguous();
-  return std::vector<double>(cosines.data_ptr<double>(), cosines.data_ptr<double>() + cosines.numel());
+void Append(std::vector<double>& into, const at::Tensor& values) {
+  const at::Tensor host = values.to(at::kCPU, at::kDouble).contiguous();
+  into.insert(into.end(), host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
 }
 
-void Append(std::vector<double>& into, const std::vector<double>& values) {
-  into.insert(into.end(), values.begin(), values.end());
+// Cosine similarity of [N, H, d] rows, averaged over heads: N values into `telemetry`'s
+// `into`, now on the CPU, later on a GPU (ReadBackTelemetry).
+void RecordCosines(AttentionTelemetry& telemetry, std::vector<double> AttentionTelemetry::*into, const at::Tensor& a,
+                   const at::Tensor& b) {
+  const at::Tensor cosines = at::cosine_similarity(a.to(at::kFloat), b.to(at::kFloat), /*dim=*/2).mean(1);
+  if (cosines.device().is_cpu()) {
+    Append(telemetry.*into, cosines);
+  } else {
+    telemetry.pending.push_back(AttentionTelemetry::Pending{into, cosines});
+  }
 }
 
 }  // namespace
@@ -127,18 +141,36 @@ at::Tensor CombinePrefillAttention(const at::Tensor& like, int64_t start, int64_
       *extras.carry = DeltaCarry{plan.anchors.back(), anchor_corrections[anchor_count - 1].clone()};
     }
     if (extras.telemetry != nullptr) {
-      Append(extras.telemetry->probe_delta,
-             MeanHeadCosine(probe_sparse + corrections.At(plan.probes), probe_dense));
+      RecordCosines(*extras.telemetry, &AttentionTelemetry::probe_delta, probe_sparse + corrections.At(plan.probes),
+                    probe_dense);
     }
   }
   out.index_copy_(0, RowsOf(plan.dense, start, device), dense);
 
   if (extras.telemetry != nullptr) {
-    Append(extras.telemetry->anchor_sparse, MeanHeadCosine(anchor_sparse, anchor_dense));
-    Append(extras.telemetry->probe_sparse, MeanHeadCosine(probe_sparse, probe_dense));
+    RecordCosines(*extras.telemetry, &AttentionTelemetry::anchor_sparse, anchor_sparse, anchor_dense);
+    RecordCosines(*extras.telemetry, &AttentionTelemetry::probe_sparse, probe_sparse, probe_dense);
   }
   if (extras.cost != nullptr) extras.cost->Add(cost);
   return out;
+}
+
+void ReadBackTelemetry(const std::vector<AttentionTelemetry*>& telemetries) {
+  std::vector<at::Tensor> values;
+  for (const AttentionTelemetry* telemetry : telemetries) {
+    for (const AttentionTelemetry::Pending& pending : telemetry->pending) values.push_back(pending.values);
+  }
+  if (values.empty()) return;
+  const at::Tensor host = at::cat(values).to(at::kCPU, at::kDouble).contiguous();
+  const double* next = host.data_ptr<double>();
+  for (AttentionTelemetry* telemetry : telemetries) {
+    for (const AttentionTelemetry::Pending& pending : telemetry->pending) {
+      std::vector<double>& into = telemetry->*pending.into;
+      into.insert(into.end(), next, next + pending.values.numel());
+      next += pending.values.numel();
+    }
+    telemetry->pending.clear();
+  }
 }
 
 at::Tensor PrefillAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

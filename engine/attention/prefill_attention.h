@@ -34,7 +34,18 @@ struct AttentionTelemetry {
   std::vector<double> anchor_sparse;  // cos(sparse[a], dense[a]) at every anchor a
   std::vector<double> probe_sparse;   // cos(sparse[m], dense[m]) at every probe m
   std::vector<double> probe_delta;    // cos(delta[m], dense[m]) at every probe m (delta mode)
+
+  // Cosines computed on a GPU and not read back yet: reading each at once would stall the
+  // device three times per layer and sequence. ReadBackTelemetry appends them.
+  struct Pending {
+    std::vector<double> AttentionTelemetry::*into;
+    at::Tensor values;  // [n] on the device
+  };
+  std::vector<Pending> pending;
 };
+
+// Appends every pending cosine of `telemetries` to its vector, with one device-to-host copy.
+void ReadBackTelemetry(const std::vector<AttentionTelemetry*>& telemetries);
 
 // What delta mode hands from one prefill chunk to the next of the same sequence and
 // layer: the correction dense[a] - sparse[a] of the last anchor a computed so far. The
@@ -50,6 +61,7 @@ struct PrefillAttentionExtras {
   // Read when the chunk starts inside an anchor group of the sparse region (delta mode),
   // written whenever the chunk computes an anchor.
   DeltaCarry* carry = nullptr;
+  // Filled at once on the CPU; on a GPU the cosines wait in telemetry->pending.
   AttentionTelemetry* telemetry = nullptr;
   AttentionCost* cost = nullptr;
 };

@@ -250,11 +250,20 @@ at::Tensor CudaPagedAttention::Forward(int64_t layer, const at::Tensor& q, const
 }
 
 void CudaPagedAttention::EndForward() {
+  std::vector<PrefillMeasurements*> measured;
   for (PendingTiming& timing : timings_) {
     timing.end.synchronize();
     timing.measurements->attention_seconds += timing.start.elapsed_time(timing.end) / 1000.0;
+    if (std::find(measured.begin(), measured.end(), timing.measurements) == measured.end()) {
+      measured.push_back(timing.measurements);
+    }
   }
   timings_.clear();
+  std::vector<AttentionTelemetry*> telemetry;
+  for (PrefillMeasurements* measurements : measured) {
+    for (AttentionTelemetry& layer : measurements->layers) telemetry.push_back(&layer);
+  }
+  ReadBackTelemetry(telemetry);
 }
 
 }  // namespace deltaserve

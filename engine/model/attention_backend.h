@@ -57,7 +57,8 @@ class AttentionBackend {
   virtual at::Tensor Forward(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                              const AttentionBatch& batch) = 0;
   // After the pass's results reached the host: a device backend settles its
-  // measurements (attention_seconds) here, when its timers have completed.
+  // measurements (attention_seconds, the telemetry cosines) here, when its timers
+  // have completed.
   virtual void EndForward() {}
 };
 
