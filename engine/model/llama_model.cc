@@ -52,8 +52,7 @@ at::Tensor LlamaModel::Mlp(const Layer& layer, const at::Tensor& hidden) const {
 
 at::Tensor LlamaModel::Forward(const ForwardBatch& batch, AttentionBackend& attention) const {
   attention.BeginForward(batch.attention);
-  return LogitsToHost(
-      ForwardOnDevice(batch.token_ids.to(device()), batch.logit_rows.to(device()), batch.attention, attention));
+  return ForwardOnDevice(batch.token_ids.to(device()), batch.logit_rows.to(device()), batch.attention, attention);
 }
 
 at::Tensor LlamaModel::ForwardOnDevice(const at::Tensor& token_ids, const at::Tensor& logit_rows,

@@ -32,7 +32,7 @@ class LlamaModel {
   LlamaModel(ModelConfig config, LlamaWeights weights, at::TensorOptions placement,
              std::unique_ptr<const LayerKernels> kernels);
 
-  // Logits [N, vocab] on the host for batch.logit_rows (see LogitsToHost).
+  // Logits [N, vocab] for batch.logit_rows, on the model's device in its dtype.
   at::Tensor Forward(const ForwardBatch& batch, AttentionBackend& attention) const;
 
   // The layers alone, for a caller that prepared the attention backend itself (a CUDA

@@ -18,8 +18,8 @@ namespace deltaserve {
 class ForwardReplay {
  public:
   virtual ~ForwardReplay() = default;
-  // The logits (as LlamaModel::Forward returns them) of a batch it has a recording for;
-  // nullopt for any other, which then runs eagerly.
+  // The logits (as LlamaModel::Forward returns them) of a batch it has a recording for,
+  // valid until the next replay; nullopt for any other, which then runs eagerly.
   virtual std::optional<at::Tensor> TryReplay(const ForwardBatch& batch) = 0;
 };
 

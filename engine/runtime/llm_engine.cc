@@ -228,22 +228,31 @@ absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
     item.seq->num_computed_tokens += item.num_new_tokens;
     block_manager_.CacheComputedBlocks(*item.seq);
   }
-  // Rows sample in parallel (each sequence owns its generator, so the tokens do not
-  // depend on the threads): a 64-row step over a 128K vocabulary takes tens of
-  // milliseconds on one core.
-  const int64_t rows = static_cast<int64_t>(step.owners.size());
-  std::vector<SampledToken> sampled(step.owners.size());
-  sampling_workers_.ForEach(rows, [&](int64_t row) {
-    Sequence& seq = *step.owners[row];
-    sampled[row] = SampleToken(step.logits[row], seq.token_ids, static_cast<size_t>(seq.num_output_tokens()),
-                               seq.sampling, seq.rng);
-  });
-  for (int64_t row = 0; row < rows; ++row) {
+  const std::vector<SampledToken> sampled = Sample(step);
+  for (int64_t row = 0; row < static_cast<int64_t>(sampled.size()); ++row) {
     Sequence& seq = *step.owners[row];
     DS_ASSIGN_OR_RETURN(RequestOutput output, AcceptToken(requests_.at(seq.request_id), sampled[row]));
     outputs.push_back(std::move(output));
   }
   return outputs;
+}
+
+std::vector<SampledToken> LLMEngine::Sample(const StepLogits& step) {
+  const int64_t rows = static_cast<int64_t>(step.owners.size());
+  std::vector<SampledToken> sampled(step.owners.size());
+  if (!step.greedy_tokens.empty()) {
+    for (int64_t row = 0; row < rows; ++row) sampled[row].token = step.greedy_tokens[row];
+    return sampled;
+  }
+  // Rows sample in parallel (each sequence owns its generator, so the tokens do not
+  // depend on the threads): a 64-row step over a 128K vocabulary takes tens of
+  // milliseconds on one core.
+  sampling_workers_.ForEach(rows, [&](int64_t row) {
+    Sequence& seq = *step.owners[row];
+    sampled[row] = SampleToken(step.logits[row], seq.token_ids, static_cast<size_t>(seq.num_output_tokens()),
+                               seq.sampling, seq.rng);
+  });
+  return sampled;
 }
 
 EngineStats LLMEngine::stats() const {

@@ -121,6 +121,8 @@ class LLMEngine {
 
   absl::Status Validate(const GenerationRequest& request) const;
   absl::StatusOr<RequestOutput> AcceptToken(Request& request, const SampledToken& sampled);
+  // The next token of every row of the step.
+  std::vector<SampledToken> Sample(const StepLogits& step);
   FinishReason CheckFinished(const Sequence& seq, int32_t token) const;
   RequestOutput Finish(Request& request, FinishReason reason, RequestOutput output);
   void RecordPrefill(const PrefillChunk& chunk);

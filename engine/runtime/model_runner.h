@@ -21,7 +21,10 @@ struct PrefillChunk {
 };
 
 struct StepLogits {
-  at::Tensor logits;                // [N, vocab] on the host (LogitsToHost)
+  // On the host, for the rows of `owners`: their argmax ids when every owner samples plain
+  // greedy (IsPlainGreedy), else their logits [N, vocab].
+  std::vector<int32_t> greedy_tokens;
+  at::Tensor logits;
   std::vector<Sequence*> owners;    // row i belongs to owners[i]
   std::vector<PrefillChunk> prefill;  // one per sequence whose chunk holds prompt tokens
 };

@@ -234,6 +234,17 @@ void ReportLogprobs(std::vector<float>& raw, int32_t top_count, SampledToken& sa
 
 }  // namespace
 
+bool IsPlainGreedy(const SamplingParams& params) {
+  return params.temperature < kGreedyTemperature && params.repetition_penalty == 1.0f &&
+         params.presence_penalty == 0.0f && params.frequency_penalty == 0.0f && params.logprobs <= 0;
+}
+
+std::vector<int32_t> GreedyTokens(const at::Tensor& logits) {
+  const at::Tensor ids =
+      logits.masked_fill(logits.isnan(), -std::numeric_limits<float>::infinity()).argmax(1).to(at::kCPU, at::kInt);
+  return std::vector<int32_t>(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());
+}
+
 void ApplyPenalties(absl::Span<float> logits, absl::Span<const int32_t> history,
                     size_t generated_count, const SamplingParams& params) {
   ApplyRepetitionPenalty(logits, history, params.repetition_penalty);

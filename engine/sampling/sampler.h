@@ -35,12 +35,21 @@ class SamplerRng {
   std::mt19937_64 engine_;
 };
 
-// Picks the next token of one sequence from its logits [vocab] (float32, CPU).
+// Picks the next token of one sequence from its logits [vocab] (float32 or bfloat16, CPU).
 // `history` is the prompt followed by the tokens generated so far (penalties use it:
 // repetition over both, presence and frequency over the generated part only,
 // `generated_count` long at the end of history).
 SampledToken SampleToken(const at::Tensor& logits, absl::Span<const int32_t> history,
                          size_t generated_count, const SamplingParams& params, SamplerRng& rng);
+
+// Whether SampleToken would return the row's argmax and nothing else: greedy, no
+// penalty, no logprobs. Such rows can be decided where the logits are (GreedyTokens).
+bool IsPlainGreedy(const SamplingParams& params);
+
+// SampleToken's token for every row of `logits` [N, vocab] under plain greedy params,
+// computed on the logits' device: the lowest id among each row's largest logits, NaN never
+// chosen. Only N ids reach the host instead of the whole rows.
+std::vector<int32_t> GreedyTokens(const at::Tensor& logits);
 
 // The penalty step of SampleToken, in place on `logits` [vocab] (exposed for tests):
 // repetition (HF/vLLM: positive logits divided by the penalty, the others multiplied) on

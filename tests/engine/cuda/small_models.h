@@ -98,7 +98,7 @@ class SingleSequence {
     if (start < prompt_len) seq.measurements = &measurements_;
     batch.attention.sequences.push_back(seq);
     batch.logit_rows = at::tensor(std::vector<int64_t>{count - 1}, at::kLong);
-    at::Tensor logits = model_.model->Forward(batch, *model_.attention)[0];
+    at::Tensor logits = model_.model->Forward(batch, *model_.attention)[0].to(at::kCPU, at::kFloat);
     model_.attention->EndForward();
     return logits;
   }
