@@ -1,4 +1,4 @@
-// Launchers of the paged attention kernel: argument checks, grid shape and key splits.
+// Launchers of the paged attention kernel: argument checks, tile height, grid shape and key splits.
 #include "kernels/attention.h"
 
 #include <cuda_runtime.h>
@@ -15,7 +15,6 @@ namespace {
 using detail::AttentionProblem;
 
 constexpr int kMaxSplits = 64;
-constexpr int kMinKeyTilesPerSplit = 8;  // 256 keys; fewer makes the merge cost more than it saves
 
 int CeilDiv(std::int64_t a, std::int64_t b) { return static_cast<int>((a + b - 1) / b); }
 
@@ -34,11 +33,41 @@ bool ValidRows(const RowTensor& t) {
 
 bool ValidHeads(int num_heads, const PagedKvCache& cache) {
   return num_heads > 0 && num_heads % cache.num_kv_heads == 0 &&
-         num_heads / cache.num_kv_heads <= detail::kTileRows;
+         num_heads / cache.num_kv_heads <= detail::kLargeTileRows;
+}
+
+// One instantiation of PagedAttentionKernel and what launching it takes.
+struct AttentionKernel {
+  void (*kernel)(AttentionProblem);
+  int head_dim;
+  int tile_rows;
+  int threads;
+  int shared_bytes;
+};
+
+template <int kHeadDim, int kTileRows>
+AttentionKernel Instance() {
+  return {detail::PagedAttentionKernel<kHeadDim, kTileRows>, kHeadDim, kTileRows,
+          detail::TileShape<kTileRows>::kThreads, detail::AttentionSharedBytes<kHeadDim, kTileRows>()};
+}
+
+AttentionKernel SelectKernel(int head_dim, int tile_rows) {
+  const bool small = tile_rows == detail::kSmallTileRows;
+  if (head_dim == 64) {
+    return small ? Instance<64, detail::kSmallTileRows>() : Instance<64, detail::kLargeTileRows>();
+  }
+  return small ? Instance<128, detail::kSmallTileRows>() : Instance<128, detail::kLargeTileRows>();
+}
+
+// Launches and occupancy queries both need the kernel allowed its dynamic shared memory
+// (above the default 48 KB).
+cudaError_t AllowSharedMemory(const AttentionKernel& k) {
+  return cudaFuncSetAttribute(k.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, k.shared_bytes);
 }
 
 AttentionProblem MakeProblem(const RowTensor& q, const RowTensor& out, int num_heads,
-                             const PagedKvCache& cache, AttentionMask mask, float scale) {
+                             const PagedKvCache& cache, AttentionMask mask, float scale,
+                             int tile_rows) {
   AttentionProblem p{};
   p.q = static_cast<const __nv_bfloat16*>(q.data);
   p.q_row_stride = q.row_stride;
@@ -57,40 +86,32 @@ AttentionProblem MakeProblem(const RowTensor& q, const RowTensor& out, int num_h
   p.num_heads = num_heads;
   p.num_kv_heads = cache.num_kv_heads;
   p.group = num_heads / cache.num_kv_heads;
-  p.tokens_per_tile = detail::kTileRows / p.group;
+  p.tokens_per_tile = tile_rows / p.group;
   p.scale_log2 = scale * static_cast<float>(M_LOG2E);
   p.sink = mask.sink;
   p.window = mask.window;
   return p;
 }
 
-template <int kHeadDim>
-cudaError_t LaunchKernels(const AttentionProblem& p, int max_rows_per_seq, int splits,
-                          cudaStream_t stream) {
-  constexpr int kSmem = detail::AttentionSharedBytes<kHeadDim>();
-  const auto kernel = detail::PagedAttentionKernel<kHeadDim>;
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
-  if (err != cudaSuccess) return err;
-  const dim3 grid(CeilDiv(max_rows_per_seq, p.tokens_per_tile) * p.seq_heads, 1, splits);
-  kernel<<<grid, detail::kAttentionThreads, kSmem, stream>>>(p);
-  err = cudaGetLastError();
-  if (err != cudaSuccess || splits == 1) return err;
-  constexpr int kWarpsPerBlock = 4;
-  const std::int64_t slots = static_cast<std::int64_t>(p.num_rows) * p.num_heads;
-  detail::MergeSplitsKernel<kHeadDim><<<CeilDiv(slots, kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream>>>(
-      p.partial_out, p.partial_lse, splits, p.num_rows, p.num_heads, p.out, p.out_row_stride,
-      p.out_head_stride);
-  return cudaGetLastError();
-}
-
-cudaError_t Launch(AttentionProblem p, int head_dim, int num_seqs, int max_rows_per_seq,
+cudaError_t Launch(AttentionProblem p, const AttentionKernel& k, int num_seqs, int max_rows_per_seq,
                    int splits, cudaStream_t stream) {
   if (max_rows_per_seq <= 0) return cudaSuccess;
   const std::int64_t seq_heads = static_cast<std::int64_t>(num_seqs) * p.num_kv_heads;
   if (CeilDiv(max_rows_per_seq, p.tokens_per_tile) * seq_heads > INT_MAX) return cudaErrorInvalidValue;
   p.seq_heads = static_cast<int>(seq_heads);
-  return head_dim == 64 ? LaunchKernels<64>(p, max_rows_per_seq, splits, stream)
-                        : LaunchKernels<128>(p, max_rows_per_seq, splits, stream);
+  cudaError_t err = AllowSharedMemory(k);
+  if (err != cudaSuccess) return err;
+  const dim3 grid(CeilDiv(max_rows_per_seq, p.tokens_per_tile) * p.seq_heads, 1, splits);
+  k.kernel<<<grid, k.threads, k.shared_bytes, stream>>>(p);
+  err = cudaGetLastError();
+  if (err != cudaSuccess || splits == 1) return err;
+  constexpr int kWarpsPerBlock = 4;
+  const std::int64_t slots = static_cast<std::int64_t>(p.num_rows) * p.num_heads;
+  const auto merge = k.head_dim == 64 ? detail::MergeSplitsKernel<64> : detail::MergeSplitsKernel<128>;
+  merge<<<CeilDiv(slots, kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream>>>(
+      p.partial_out, p.partial_lse, splits, p.num_rows, p.num_heads, p.out, p.out_row_stride,
+      p.out_head_stride);
+  return cudaGetLastError();
 }
 
 int MultiprocessorCount() {
@@ -103,38 +124,42 @@ int MultiprocessorCount() {
   return count;
 }
 
-struct KeySplit {
-  int tiles_per_split;
-  int splits;
-};
+// Blocks of this kernel one SM holds at once (1 if the device cannot say).
+int ResidentBlocksPerSm(const AttentionKernel& k) {
+  int blocks = 0;
+  if (AllowSharedMemory(k) != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, k.kernel, k.threads, k.shared_bytes) != cudaSuccess) {
+    return 1;
+  }
+  return std::max(blocks, 1);
+}
 
-// Splits the key range until the grid fills about two waves, within the workspace (no
-// workspace, or no rows: one split).
-KeySplit ChooseKeySplit(const AttentionProblem& p, int head_dim, int num_seqs, int max_rows_per_seq,
-                        int max_position, std::size_t workspace_bytes) {
+// Key splits (gridDim.z) that make the grid about two waves of resident blocks, with at
+// least kMinKeyTilesPerSplit tiles of the longest key range per split and within the
+// workspace (no workspace, or no rows: one split). Each block cuts its own key range
+// into these splits (MakeKeyTileList), so shorter sequences stay balanced.
+int ChooseKeySplit(const AttentionProblem& p, const AttentionKernel& k, int num_seqs, int max_rows_per_seq,
+                   int max_position, std::size_t workspace_bytes) {
   const int key_tiles = max_position / detail::kTileKeys + 1;
   const std::int64_t blocks = static_cast<std::int64_t>(CeilDiv(max_rows_per_seq, p.tokens_per_tile)) *
                               num_seqs * p.num_kv_heads;
-  const std::size_t split_bytes = GatheredAttentionWorkspaceBytes(p.num_rows, p.num_heads, head_dim, 1);
-  std::int64_t splits = CeilDiv(2 * MultiprocessorCount(), blocks);
-  splits = std::min<std::int64_t>({splits, CeilDiv(key_tiles, kMinKeyTilesPerSplit), kMaxSplits,
+  const std::size_t split_bytes = GatheredAttentionWorkspaceBytes(p.num_rows, p.num_heads, k.head_dim, 1);
+  const std::int64_t wave = static_cast<std::int64_t>(MultiprocessorCount()) * ResidentBlocksPerSm(k);
+  std::int64_t splits = CeilDiv(2 * wave, blocks);
+  splits = std::min<std::int64_t>({splits, CeilDiv(key_tiles, detail::kMinKeyTilesPerSplit), kMaxSplits,
                                    static_cast<std::int64_t>(split_bytes ? workspace_bytes / split_bytes : 0)});
-  splits = std::max<std::int64_t>(splits, 1);
-  const int tiles_per_split = CeilDiv(key_tiles, splits);
-  return {tiles_per_split, CeilDiv(key_tiles, tiles_per_split)};
+  return static_cast<int>(std::max<std::int64_t>(splits, 1));
 }
 
-cudaError_t LaunchSplit(AttentionProblem p, int head_dim, int num_seqs, int max_rows_per_seq,
+cudaError_t LaunchSplit(AttentionProblem p, const AttentionKernel& k, int num_seqs, int max_rows_per_seq,
                         int max_position, void* workspace, std::size_t workspace_bytes,
                         cudaStream_t stream) {
-  const KeySplit split = ChooseKeySplit(p, head_dim, num_seqs, max_rows_per_seq, max_position,
-                                        workspace ? workspace_bytes : 0);
-  p.split_tiles = split.tiles_per_split;
-  if (split.splits > 1) {
+  const int splits = ChooseKeySplit(p, k, num_seqs, max_rows_per_seq, max_position, workspace ? workspace_bytes : 0);
+  if (splits > 1) {
     p.partial_out = static_cast<float*>(workspace);
-    p.partial_lse = p.partial_out + static_cast<std::int64_t>(p.num_rows) * p.num_heads * head_dim * split.splits;
+    p.partial_lse = p.partial_out + static_cast<std::int64_t>(p.num_rows) * p.num_heads * k.head_dim * splits;
   }
-  return Launch(p, head_dim, num_seqs, max_rows_per_seq, split.splits, stream);
+  return Launch(p, k, num_seqs, max_rows_per_seq, splits, stream);
 }
 
 bool ValidDecode(const DecodeAttentionArgs& a) {
@@ -142,8 +167,17 @@ bool ValidDecode(const DecodeAttentionArgs& a) {
          a.num_seqs > 0 && a.max_seq_len > 0 && a.seq_lens && a.softmax_scale > 0.f;
 }
 
-AttentionProblem DecodeProblem(const DecodeAttentionArgs& a) {
-  AttentionProblem p = MakeProblem(a.q, a.out, a.num_heads, a.cache, AttentionMask{}, a.softmax_scale);
+// A decode tile holds one token's G query heads per KV head: the one-warp 16-row tile
+// where G fits in it, else the 128-row tile.
+AttentionKernel DecodeKernel(const DecodeAttentionArgs& a) {
+  const int group = a.num_heads / a.cache.num_kv_heads;
+  return SelectKernel(a.cache.head_dim,
+                      group <= detail::kSmallTileRows ? detail::kSmallTileRows : detail::kLargeTileRows);
+}
+
+AttentionProblem DecodeProblem(const DecodeAttentionArgs& a, const AttentionKernel& k) {
+  AttentionProblem p =
+      MakeProblem(a.q, a.out, a.num_heads, a.cache, AttentionMask{}, a.softmax_scale, k.tile_rows);
   p.base_pos = a.seq_lens;
   p.pos_bias = -1;  // the query is the last cached token
   p.num_rows = a.num_seqs;
@@ -162,10 +196,11 @@ cudaError_t PrefillAttention(const PrefillAttentionArgs& a, cudaStream_t stream)
       a.mask.sink < 0 || a.softmax_scale <= 0.f) {
     return cudaErrorInvalidValue;
   }
-  AttentionProblem p = MakeProblem(a.q, a.out, a.num_heads, a.cache, a.mask, a.softmax_scale);
+  const AttentionKernel k = SelectKernel(a.cache.head_dim, detail::kLargeTileRows);
+  AttentionProblem p = MakeProblem(a.q, a.out, a.num_heads, a.cache, a.mask, a.softmax_scale, k.tile_rows);
   p.cu_rows = a.cu_seqlens_q;
   p.base_pos = a.start_pos;
-  return Launch(p, a.cache.head_dim, a.num_seqs, a.max_seqlen_q, 1, stream);
+  return Launch(p, k, a.num_seqs, a.max_seqlen_q, 1, stream);
 }
 
 cudaError_t GatheredAttention(const GatheredAttentionArgs& a, void* workspace,
@@ -176,26 +211,26 @@ cudaError_t GatheredAttention(const GatheredAttentionArgs& a, void* workspace,
       a.softmax_scale <= 0.f) {
     return cudaErrorInvalidValue;
   }
-  AttentionProblem p = MakeProblem(a.q, a.out, a.num_heads, a.cache, a.mask, a.softmax_scale);
+  const AttentionKernel k = SelectKernel(a.cache.head_dim, detail::kLargeTileRows);
+  AttentionProblem p = MakeProblem(a.q, a.out, a.num_heads, a.cache, a.mask, a.softmax_scale, k.tile_rows);
   p.cu_rows = a.cu_rows;
   p.row_token = a.row_token;
   p.row_pos = a.row_pos;
   p.num_rows = a.num_rows;
-  return LaunchSplit(p, a.cache.head_dim, a.num_seqs, a.max_rows_per_seq, a.max_position,
-                     workspace, workspace_bytes, stream);
+  return LaunchSplit(p, k, a.num_seqs, a.max_rows_per_seq, a.max_position, workspace, workspace_bytes, stream);
 }
 
 cudaError_t DecodeAttention(const DecodeAttentionArgs& a, void* workspace,
                             std::size_t workspace_bytes, cudaStream_t stream) {
   if (!ValidDecode(a)) return cudaErrorInvalidValue;
-  return LaunchSplit(DecodeProblem(a), a.cache.head_dim, a.num_seqs, 1, a.max_seq_len - 1, workspace,
-                     workspace_bytes, stream);
+  const AttentionKernel k = DecodeKernel(a);
+  return LaunchSplit(DecodeProblem(a, k), k, a.num_seqs, 1, a.max_seq_len - 1, workspace, workspace_bytes, stream);
 }
 
 int DecodeAttentionSplits(const DecodeAttentionArgs& a, std::size_t workspace_bytes) {
   if (!ValidDecode(a)) return 0;
-  return ChooseKeySplit(DecodeProblem(a), a.cache.head_dim, a.num_seqs, 1, a.max_seq_len - 1, workspace_bytes)
-      .splits;
+  const AttentionKernel k = DecodeKernel(a);
+  return ChooseKeySplit(DecodeProblem(a, k), k, a.num_seqs, 1, a.max_seq_len - 1, workspace_bytes);
 }
 
 }  // namespace deltaserve::kernels

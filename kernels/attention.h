@@ -87,6 +87,9 @@ struct DecodeAttentionArgs {
   RowTensor out;
   int num_heads = 0;
   int num_seqs = 0;
+  // Bounds every seq_lens[s] and only sizes the key split. A bound far above the real
+  // lengths (a CUDA graph captured at max_model_len) keeps the split balanced: each
+  // sequence spreads its own keys over the splits.
   int max_seq_len = 0;
   const std::int32_t* seq_lens = nullptr;  // device, [num_seqs]
   PagedKvCache cache;

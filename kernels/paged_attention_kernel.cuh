@@ -1,14 +1,16 @@
 // One FlashAttention-2 style kernel behind prefill, gathered (anchor) and decode attention.
 //
-// A thread block owns a tile of 128 query rows of one sequence and one KV head: row r is
-// query token r / group, query head kv_head * group + r % group, so the heads that share
+// A thread block owns a tile of kTileRows query rows of one sequence and one KV head: row r
+// is query token r / group, query head kv_head * group + r % group, so the heads that share
 // a KV head share every K/V tile it loads. It walks a list of 32-key tiles (the sink
 // tiles, then the tiles from the first window key to the causal end; dense is the window
-// list from 0), kKvStages deep in cp.async and read through the block table. Each of
-// the 4 warps owns 32 rows (two m16 tiles that share every K/V fragment, Q re-read from
-// shared memory) and runs mma.sync m16n8k16 with an online softmax. With gridDim.z > 1
-// each block covers one split of the key tiles and writes fp32 partial output and
-// log2-sum-exp for MergeSplitsKernel.
+// list from 0), kKvStages deep in cp.async and read through the block table. Each warp
+// owns 16 or 32 rows (one or two m16 tiles that share every K/V fragment, Q re-read from
+// shared memory) and runs mma.sync m16n8k16 with an online softmax. Two tile heights are
+// instantiated: 128 rows (4 warps x 32) for prefill and gathered rows, and 16 rows (one
+// warp, one m16 tile) for decode, whose tile holds only the group's query heads of one
+// token. With gridDim.z > 1 each block covers one split of its own key tile list and
+// writes fp32 partial output and log2-sum-exp for MergeSplitsKernel.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -20,18 +22,36 @@
 
 namespace deltaserve::kernels::detail {
 
-constexpr int kTileRows = 128;
 constexpr int kTileKeys = 32;  // 64 would need more than 255 registers at 32 rows per warp
-constexpr int kKvStages = 3;  // K/V tiles in flight: small tiles need more to hide latency
-constexpr int kAttentionWarps = 4;
-constexpr int kAttentionThreads = kAttentionWarps * 32;
-constexpr int kWarpRows = kTileRows / kAttentionWarps;
-constexpr int kWarpMTiles = kWarpRows / 16;
+// A split shorter than this costs more in block start-up and merge than it saves.
+constexpr int kMinKeyTilesPerSplit = 8;
+constexpr int kLargeTileRows = 128;
+constexpr int kSmallTileRows = 16;
 
-template <int kHeadDim>
+// The block layout a tile height implies.
+template <int kTileRows>
+struct TileShape {
+  // Two m16 tiles per warp halve the ldmatrix traffic per mma where there are rows for
+  // them; a 16-row tile is one warp of one m16 tile.
+  static constexpr int kWarpMTiles = kTileRows >= 32 ? 2 : 1;
+  static constexpr int kWarpRows = 16 * kWarpMTiles;
+  static constexpr int kWarps = kTileRows / kWarpRows;
+  static constexpr int kThreads = 32 * kWarps;
+  // K/V stages. 128 rows: 3 (2 blocks/SM). 16 rows, for decode, which is memory-bound:
+  // ~1 us of latency at 4.8 TB/s over 132 SMs needs ~40 KB in flight per SM. At d 128, 2
+  // stages take 40 KB of shared memory, 5 blocks of the 228 KB per SM, each loading one
+  // 16 KB tile while it computes the other (80 KB), and give 5 warps to overlap the math;
+  // 3 stages (57 KB) would fit only 3 blocks.
+  static constexpr int kKvStages = kTileRows >= 32 ? 3 : 2;
+  static_assert(kTileRows % kWarpRows == 0, "whole warps");
+  static_assert(kThreads >= kTileKeys, "one thread looks up each key row of a tile");
+  static_assert(kThreads >= kTileRows, "one thread reads the position of each tile token");
+};
+
+template <int kHeadDim, int kTileRows>
 constexpr int AttentionSharedBytes() {
   // Q, then K and V in kKvStages stages each.
-  return (kTileRows + 2 * kKvStages * kTileKeys) * PaddedRowBytes<kHeadDim>();
+  return (kTileRows + 2 * TileShape<kTileRows>::kKvStages * kTileKeys) * PaddedRowBytes<kHeadDim>();
 }
 
 struct AttentionProblem {
@@ -57,11 +77,10 @@ struct AttentionProblem {
   int num_heads;
   int num_kv_heads;
   int group;            // num_heads / num_kv_heads
-  int tokens_per_tile;  // kTileRows / group
+  int tokens_per_tile;  // the launched tile's rows / group
   float scale_log2;     // softmax scale * log2(e)
   int sink;
   int window;       // <= 0: dense causal
-  int split_tiles;  // key tiles per split when gridDim.z > 1
   int seq_heads;    // num_seqs * num_kv_heads: blockIdx.x is row tile rank * seq_heads + seq head
   int num_rows;     // rows of the launch, indexes the partial buffers
   float* partial_out;  // [splits][num_rows][num_heads][head_dim]
@@ -75,6 +94,10 @@ struct KeyTileList {
   __device__ int at(int i) const { return i < count_a ? first_a + i : first_b + i - count_a; }
 };
 
+// With gridDim.z > 1 the block takes part blockIdx.z of its own list, cut into gridDim.z
+// equal parts of at least kMinKeyTilesPerSplit tiles: the host sizes gridDim.z for the
+// longest sequence a launch may see (a CUDA graph's max_model_len), and a block with
+// fewer keys still spreads them over several splits, leaving the last ones empty.
 __device__ inline KeyTileList MakeKeyTileList(const AttentionProblem& p, int pos_min,
                                               int pos_max) {
   const int key_tiles = pos_max / kTileKeys + 1;
@@ -84,17 +107,22 @@ __device__ inline KeyTileList MakeKeyTileList(const AttentionProblem& p, int pos
     sink_end = min((p.sink + kTileKeys - 1) / kTileKeys, key_tiles);
     window_begin = max(max(pos_min - p.window + 1, 0) / kTileKeys, sink_end);
   }
-  int split_begin = 0;
-  int split_end = key_tiles;
+  // Whole list: tiles [0, sink_end), then [window_begin, key_tiles). This block's part of
+  // it: list indices [begin, end).
+  const int count = sink_end + key_tiles - window_begin;
+  int begin = 0;
+  int end = count;
   if (gridDim.z > 1) {
-    split_begin = static_cast<int>(blockIdx.z) * p.split_tiles;
-    split_end = min(split_begin + p.split_tiles, key_tiles);
+    const int splits = static_cast<int>(gridDim.z);
+    const int per_split = max((count + splits - 1) / splits, kMinKeyTilesPerSplit);
+    begin = min(static_cast<int>(blockIdx.z) * per_split, count);
+    end = min(begin + per_split, count);
   }
   KeyTileList list;
-  list.first_a = split_begin;
-  list.count_a = max(0, min(sink_end, split_end) - split_begin);
-  list.first_b = max(window_begin, split_begin);
-  list.count_b = max(0, split_end - list.first_b);
+  list.first_a = begin;
+  list.count_a = max(0, min(sink_end, end) - begin);
+  list.first_b = window_begin + max(begin - sink_end, 0);
+  list.count_b = max(0, end - max(begin, sink_end));
   return list;
 }
 
@@ -113,9 +141,16 @@ __device__ inline std::int64_t KeyRowOffset(const AttentionProblem& p, int seq, 
          kv_head * p.kv_head_stride;
 }
 
-template <int kHeadDim>
-__global__ void __launch_bounds__(kAttentionThreads, 2)
+// Two blocks per SM caps the 128-row tile at 255 registers per thread; the one-warp tile
+// stays far below any cap.
+template <int kHeadDim, int kTileRows>
+__global__ void __launch_bounds__(TileShape<kTileRows>::kThreads, 2)
     PagedAttentionKernel(const AttentionProblem p) {
+  using Tile = TileShape<kTileRows>;
+  constexpr int kThreads = Tile::kThreads;
+  constexpr int kKvStages = Tile::kKvStages;
+  constexpr int kWarpRows = Tile::kWarpRows;
+  constexpr int kWarpMTiles = Tile::kWarpMTiles;
   constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks per row
   constexpr int kQBytes = kTileRows * PaddedRowBytes<kHeadDim>();
   constexpr int kKvTileBytes = kTileKeys * PaddedRowBytes<kHeadDim>();
@@ -159,7 +194,7 @@ __global__ void __launch_bounds__(kAttentionThreads, 2)
   }
   const KeyTileList tiles = MakeKeyTileList(p, pos_min, pos_max);
 
-  for (int idx = threadIdx.x; idx < kTileRows * kChunks; idx += kAttentionThreads) {
+  for (int idx = threadIdx.x; idx < kTileRows * kChunks; idx += kThreads) {
     const int row = idx / kChunks;
     const int chunk = idx % kChunks;
     const bool valid = row < valid_rows;
@@ -184,7 +219,7 @@ __global__ void __launch_bounds__(kAttentionThreads, 2)
   // Tile i lives in K/V stage i % kKvStages and reads its key offsets from the slot of
   // the same index.
   auto load_kv_tile = [&](int stage) {
-    for (int idx = threadIdx.x; idx < kTileKeys * kChunks; idx += kAttentionThreads) {
+    for (int idx = threadIdx.x; idx < kTileKeys * kChunks; idx += kThreads) {
       const int row = idx / kChunks;
       const int chunk = idx % kChunks;
       const std::int64_t offset = key_offset[stage][row];
@@ -236,8 +271,8 @@ __global__ void __launch_bounds__(kAttentionThreads, 2)
       const std::uint32_t q_frags = Opaque(q_lane);
       const std::uint32_t k_frags = Opaque(k_smem + stage * kKvTileBytes + k_lane);
       const std::uint32_t v_frags = Opaque(v_smem + stage * kKvTileBytes + v_lane);
-      // Two m16 tiles per warp share every K and V fragment; Q is re-read from shared
-      // memory, which keeps the 32 rows' accumulators within the register budget.
+      // The warp's m16 tiles share every K and V fragment; Q is re-read from shared
+      // memory, which keeps 32 rows' accumulators within the register budget.
       float score[kWarpMTiles][kTileKeys / 8][4] = {};
 #pragma unroll
       for (int kk = 0; kk < kHeadDim / 16; ++kk) {

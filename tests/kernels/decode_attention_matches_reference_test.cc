@@ -1,5 +1,7 @@
 // Paged decode attention for a ragged batch (one query per sequence at its last position)
-// equals the float64 reference, with split key ranges and without.
+// equals the float64 reference, with split key ranges and without, on the one-warp 16-row
+// tile (groups up to 16) and the 128-row tile (larger groups), and when the launch's
+// max_seq_len is a CUDA graph's bound far above every real length.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,7 +22,8 @@ struct DecodeCase {
   int num_kv_heads;
   int block_size;
   std::vector<int> seq_lens;
-  bool split_keys;
+  bool split_keys;  // give the launch a workspace so it splits key ranges
+  int max_seq_len = 0;  // the launch's bound on seq_lens (a graph's max_model_len); 0: the longest
 };
 
 class DecodeAttentionTest : public ::testing::TestWithParam<DecodeCase> {};
@@ -47,10 +50,13 @@ TEST_P(DecodeAttentionTest, MatchesFloat64Reference) {
   args.out = {out_dev.get(), row_elems, c.head_dim};
   args.num_heads = c.num_heads;
   args.num_seqs = num_seqs;
-  args.max_seq_len = *std::max_element(c.seq_lens.begin(), c.seq_lens.end());
+  args.max_seq_len = c.max_seq_len > 0 ? c.max_seq_len : *std::max_element(c.seq_lens.begin(), c.seq_lens.end());
   args.seq_lens = lens_dev.get();
   args.cache = cache.View();
   args.softmax_scale = 1.f / std::sqrt(static_cast<float>(c.head_dim));
+  if (c.split_keys) {
+    ASSERT_GT(DecodeAttentionSplits(args, workspace_bytes), 1) << "the case must split";
+  }
   DS_ASSERT_CUDA(DecodeAttention(args, c.split_keys ? workspace.get() : nullptr, workspace_bytes, nullptr));
   DS_ASSERT_CUDA(cudaDeviceSynchronize());
 
@@ -63,7 +69,16 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         DecodeCase{"ragged_d128_gqa4_split", 128, 32, 8, 16, {1, 17, 300, 1500, 64}, true},
         DecodeCase{"ragged_d128_gqa4_whole", 128, 32, 8, 16, {1, 17, 300, 1500, 64}, false},
-        DecodeCase{"ragged_d64_mha_split", 64, 4, 4, 32, {2000, 5, 129}, true}),
+        DecodeCase{"ragged_d64_mha_split", 64, 4, 4, 32, {2000, 5, 129}, true},
+        DecodeCase{"gqa8_small_tile_d128_split", 128, 16, 2, 16, {3, 333, 1200, 47}, true},
+        DecodeCase{"gqa16_small_tile_d64_split", 64, 32, 2, 32, {1000, 17, 2100}, true},
+        DecodeCase{"gqa16_small_tile_d128_whole", 128, 32, 2, 16, {1000, 17, 2100}, false},
+        DecodeCase{"gqa32_large_tile_d128_split", 128, 32, 1, 16, {5, 1800, 640}, true},
+        DecodeCase{"gqa32_large_tile_d64_whole", 64, 64, 2, 16, {900, 33}, false},
+        // Splits sized for 131072 keys: each block spreads its real keys over the first
+        // splits and leaves the rest empty (lse -inf) for the merge.
+        DecodeCase{"graph_max_len_ragged_to_3000_d128_gqa4_split", 128, 32, 8, 16, {1, 40, 513, 1000, 2047, 3000}, true, 131072},
+        DecodeCase{"graph_max_len_ragged_to_3000_d64_gqa32_large_tile_split", 64, 32, 1, 16, {3000, 2, 770}, true, 131072}),
     [](const ::testing::TestParamInfo<DecodeCase>& param_info) { return param_info.param.name; });
 
 }  // namespace
