@@ -1,5 +1,7 @@
 #include "engine/runtime/async_engine.h"
 
+#include <c10/core/thread_pool.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,7 +22,8 @@ AsyncEngine::AsyncEngine(std::unique_ptr<LLMEngine> engine, AsyncEngineOptions o
       num_kv_cache_blocks_(engine->num_kv_cache_blocks()),
       options_(std::move(options)),
       engine_(std::move(engine)),
-      stats_(engine_->stats()) {
+      stats_(engine_->stats()),
+      delivery_(std::make_unique<c10::ThreadPool>(1)) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -70,6 +73,7 @@ void AsyncEngine::Stop() {
     wake_.notify_one();
   }
   if (thread_.joinable()) thread_.join();
+  delivery_->waitWorkComplete();
 }
 
 int64_t AsyncEngine::num_unfinished() const {
@@ -132,7 +136,8 @@ void AsyncEngine::Admit(std::vector<Pending> pending) {
   for (Pending& item : pending) {
     const std::string id = item.request.request_id;
     const absl::Status added = engine_->AddRequest(std::move(item.request));
-    active_.emplace(id, Active{std::move(item.on_event), item.arrival, Clock::now(), std::nullopt});
+    active_.emplace(id, Active{std::make_shared<const RequestEventCallback>(std::move(item.on_event)), item.arrival,
+                               Clock::now(), std::nullopt});
     if (!added.ok()) {
       RequestEvent event;
       event.output.request_id = id;
@@ -143,32 +148,52 @@ void AsyncEngine::Admit(std::vector<Pending> pending) {
 }
 
 void AsyncEngine::Deliver(std::vector<RequestOutput> outputs) {
+  std::vector<Delivery> deliveries;
   for (RequestOutput& output : outputs) {
     RequestEvent event;
     event.output = std::move(output);
-    DeliverOne(std::move(event));
+    if (std::optional<Delivery> delivery = Prepare(std::move(event))) deliveries.push_back(*std::move(delivery));
   }
+  Post(std::move(deliveries));
 }
 
 void AsyncEngine::DeliverOne(RequestEvent event) {
+  std::optional<Delivery> delivery = Prepare(std::move(event));
+  if (delivery.has_value()) Post({*std::move(delivery)});
+}
+
+std::optional<AsyncEngine::Delivery> AsyncEngine::Prepare(RequestEvent event) {
   auto it = active_.find(event.output.request_id);
-  if (it == active_.end()) return;
+  if (it == active_.end()) return std::nullopt;
   Active& active = it->second;
   const Clock::time_point now = Clock::now();
   if (!active.first_token.has_value() && !event.output.token_ids.empty()) active.first_token = now;
-  if (!event.last()) {
-    active.on_event(std::move(event));
-    return;
+  Delivery delivery{active.on_event, RequestEvent{}};
+  if (event.last()) {
+    // The engine thread's inbox, then the scheduler's waiting list.
+    event.timings.queue_seconds = SecondsBetween(active.arrival, active.accepted) + event.output.queue_seconds;
+    event.timings.time_to_first_token_seconds = SecondsBetween(active.arrival, active.first_token.value_or(now));
+    event.timings.total_seconds = SecondsBetween(active.arrival, now);
+    active_.erase(it);
   }
-  // The engine thread's inbox, then the scheduler's waiting list.
-  event.timings.queue_seconds = SecondsBetween(active.arrival, active.accepted) + event.output.queue_seconds;
-  event.timings.time_to_first_token_seconds = SecondsBetween(active.arrival, active.first_token.value_or(now));
-  event.timings.total_seconds = SecondsBetween(active.arrival, now);
-  RequestEventCallback on_event = std::move(active.on_event);
-  active_.erase(it);
-  on_event(std::move(event));
-  std::lock_guard<std::mutex> lock(mutex_);
-  --unfinished_;
+  delivery.event = std::move(event);
+  return delivery;
+}
+
+void AsyncEngine::Post(std::vector<Delivery> deliveries) {
+  if (deliveries.empty()) return;
+  auto batch = std::make_shared<std::vector<Delivery>>(std::move(deliveries));
+  delivery_->run([this, batch] {
+    int64_t finished = 0;
+    for (Delivery& delivery : *batch) {
+      finished += delivery.event.last() ? 1 : 0;
+      (*delivery.on_event)(std::move(delivery.event));
+    }
+    // A request counts as unfinished until its consumer has its last event.
+    if (finished == 0) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    unfinished_ -= finished;
+  });
 }
 
 void AsyncEngine::AbortAll() {
