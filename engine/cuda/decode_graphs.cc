@@ -86,11 +86,17 @@ std::optional<at::Tensor> DecodeGraphs::TryReplay(const ForwardBatch& batch) {
   const auto found = graphs_.lower_bound(count);
   if (found == graphs_.end() || !IsDecodeStep(batch)) return std::nullopt;
   const int64_t bucket = found->first;
-  const int64_t max_blocks = block_tables_.size(1);
+  // Only the columns some row uses go up: the graph's table is max_model_len wide (2 MB
+  // at 128K for 64 rows), and a row's kernel never reads past its own length.
+  int64_t width = 1;
+  for (const AttentionSequence& seq : batch.attention.sequences) {
+    width = std::max<int64_t>(width, static_cast<int64_t>(seq.block_table.size()));
+  }
+  width = std::min(width, block_tables_.size(1));
 
   at::Tensor tokens = Pinned({bucket}, at::kLong);
   at::Tensor metadata = Pinned({3, metadata_.size(1)}, at::kInt);
-  at::Tensor tables = Pinned({bucket, max_blocks}, at::kInt);
+  at::Tensor tables = Pinned({bucket, width}, at::kInt);
   tokens.zero_();
   metadata[0].zero_();
   metadata[1].fill_(-1);
@@ -107,12 +113,12 @@ std::optional<at::Tensor> DecodeGraphs::TryReplay(const ForwardBatch& batch) {
     meta[row] = static_cast<int32_t>(positions[row]);
     meta[stride + row] = static_cast<int32_t>(slots[row]);
     meta[2 * stride + row] = static_cast<int32_t>(seq.start_position + 1);
-    const int64_t used = std::min<int64_t>(max_blocks, static_cast<int64_t>(seq.block_table.size()));
-    std::copy(seq.block_table.begin(), seq.block_table.begin() + used, tables.data_ptr<int32_t>() + row * max_blocks);
+    const int64_t used = std::min<int64_t>(width, static_cast<int64_t>(seq.block_table.size()));
+    std::copy(seq.block_table.begin(), seq.block_table.begin() + used, tables.data_ptr<int32_t>() + row * width);
   }
   token_ids_.slice(0, 0, bucket).copy_(tokens, /*non_blocking=*/true);
   metadata_.copy_(metadata, /*non_blocking=*/true);
-  block_tables_.slice(0, 0, bucket).copy_(tables, /*non_blocking=*/true);
+  block_tables_.slice(0, 0, bucket).slice(1, 0, width).copy_(tables, /*non_blocking=*/true);
   found->second.graph->replay();
   return found->second.logits.slice(0, 0, count);
 }
