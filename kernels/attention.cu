@@ -14,7 +14,6 @@ namespace {
 
 using detail::AttentionProblem;
 
-constexpr int kMaxSplits = 64;
 
 int CeilDiv(std::int64_t a, std::int64_t b) { return static_cast<int>((a + b - 1) / b); }
 
@@ -146,7 +145,7 @@ int ChooseKeySplit(const AttentionProblem& p, const AttentionKernel& k, int num_
   const std::size_t split_bytes = GatheredAttentionWorkspaceBytes(p.num_rows, p.num_heads, k.head_dim, 1);
   const std::int64_t wave = static_cast<std::int64_t>(MultiprocessorCount()) * ResidentBlocksPerSm(k);
   std::int64_t splits = CeilDiv(2 * wave, blocks);
-  splits = std::min<std::int64_t>({splits, CeilDiv(key_tiles, detail::kMinKeyTilesPerSplit), kMaxSplits,
+  splits = std::min<std::int64_t>({splits, CeilDiv(key_tiles, detail::kMinKeyTilesPerSplit), kMaxKeySplits,
                                    static_cast<std::int64_t>(split_bytes ? workspace_bytes / split_bytes : 0)});
   return static_cast<int>(std::max<std::int64_t>(splits, 1));
 }

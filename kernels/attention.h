@@ -76,6 +76,12 @@ struct GatheredAttentionArgs {
 cudaError_t GatheredAttention(const GatheredAttentionArgs& args, void* workspace,
                               std::size_t workspace_bytes, cudaStream_t stream);
 
+// The most ways a split-KV launch (GatheredAttention, DecodeAttention) splits a key
+// range. More is not faster where it binds: a lone 128K decode sequence (8 blocks before
+// splitting) read its keys at 0.75x copy bandwidth with 64 splits and 0.51x with 128 on
+// an H200, each block's prologue and partial write weighing more on half the keys.
+constexpr int kMaxKeySplits = 64;
+
 // Workspace that lets GatheredAttention split key ranges `splits` ways (floats for the
 // partial outputs and log-sum-exps). Less workspace means fewer splits, never an error.
 std::size_t GatheredAttentionWorkspaceBytes(int rows, int num_heads, int head_dim, int splits);

@@ -19,9 +19,8 @@
 namespace deltaserve {
 namespace {
 
-// Splits of a key range that a split-KV launch may use at most (the kernels' own cap),
-// and the workspace it may take for them: with fewer bytes it splits less, never fails.
-constexpr int kMaxKeySplits = 64;
+// The workspace a split-KV launch may take for its kernels::kMaxKeySplits splits: with
+// fewer bytes it splits less, never fails.
 constexpr size_t kMaxSplitWorkspaceBytes = size_t{256} << 20;
 
 cudaStream_t CurrentStream() { return c10::cuda::getCurrentCUDAStream().stream(); }
@@ -57,7 +56,7 @@ kernels::AttentionMask MaskOf(const KeyVisibility& visibility) {
 at::Tensor SplitWorkspace(int64_t rows, int64_t heads, int64_t head_dim, at::Device device) {
   const size_t bytes = std::min(kMaxSplitWorkspaceBytes,
                                 kernels::GatheredAttentionWorkspaceBytes(static_cast<int>(rows), static_cast<int>(heads),
-                                                                         static_cast<int>(head_dim), kMaxKeySplits));
+                                                                         static_cast<int>(head_dim), kernels::kMaxKeySplits));
   return at::empty({static_cast<int64_t>(bytes)}, at::TensorOptions(at::kByte).device(device));
 }
 

@@ -39,9 +39,8 @@ constexpr int kLayers = 32;  // Llama-3.1-8B: one decode step runs the kernel th
 constexpr int kIters = 50;
 constexpr int kRepeats = 5;
 constexpr std::size_t kCopyBytes = std::size_t{1} << 30;
-// CudaPagedAttention's workspace (engine/cuda/cuda_paged_attention.cc): room for 64 splits,
-// at most 256 MiB. The same bytes give the same split choice.
-constexpr int kEngineMaxSplits = 64;
+// CudaPagedAttention's workspace (engine/cuda/cuda_paged_attention.cc): room for
+// kMaxKeySplits splits, at most 256 MiB. The same bytes give the same split choice.
 constexpr std::size_t kEngineMaxWorkspaceBytes = std::size_t{256} << 20;
 // Consecutive launches read disjoint copies of the cache, together this many times the L2,
 // so that no launch finds its keys left in L2 by the one before (the engine reads other
@@ -110,7 +109,7 @@ Row BenchShape(Shape shape, const std::vector<std::uint16_t>& pattern) {
   auto* seq_lens_dev = static_cast<std::int32_t*>(DeviceAlloc(seq_lens.size() * 4));
   BENCH_CHECK(cudaMemcpy(seq_lens_dev, seq_lens.data(), seq_lens.size() * 4, cudaMemcpyHostToDevice));
   const std::size_t workspace_bytes = std::min(
-      kEngineMaxWorkspaceBytes, GatheredAttentionWorkspaceBytes(shape.batch, kHeads, kHeadDim, kEngineMaxSplits));
+      kEngineMaxWorkspaceBytes, GatheredAttentionWorkspaceBytes(shape.batch, kHeads, kHeadDim, kMaxKeySplits));
   void* workspace = DeviceAlloc(workspace_bytes);
 
   DecodeAttentionArgs args;

@@ -41,7 +41,7 @@ TEST_P(DecodeAttentionTest, MatchesFloat64Reference) {
   DeviceBuffer<Bf16Bits> out_dev(q.size());
   DeviceBuffer<std::int32_t> lens_dev(std::vector<std::int32_t>(c.seq_lens.begin(), c.seq_lens.end()));
   const std::size_t workspace_bytes =
-      c.split_keys ? GatheredAttentionWorkspaceBytes(num_seqs, c.num_heads, c.head_dim, 64) : 0;
+      c.split_keys ? GatheredAttentionWorkspaceBytes(num_seqs, c.num_heads, c.head_dim, kMaxKeySplits) : 0;
   DeviceBuffer<unsigned char> workspace(workspace_bytes);
   DeviceCache cache(host_cache);
 

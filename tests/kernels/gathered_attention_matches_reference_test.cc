@@ -69,7 +69,7 @@ TEST_P(GatheredAttentionTest, MatchesFloat64Reference) {
   DeviceBuffer<std::int32_t> token_dev(row_token);
   DeviceBuffer<std::int32_t> pos_dev(row_pos);
   const std::size_t workspace_bytes =
-      c.split_keys ? GatheredAttentionWorkspaceBytes(num_rows, c.num_heads, c.head_dim, 64) : 0;
+      c.split_keys ? GatheredAttentionWorkspaceBytes(num_rows, c.num_heads, c.head_dim, kMaxKeySplits) : 0;
   DeviceBuffer<unsigned char> workspace(workspace_bytes);
   DeviceCache cache(host_cache);
 
