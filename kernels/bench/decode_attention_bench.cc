@@ -4,7 +4,7 @@
 // its bytes over its time, against a device-to-device copy measured in the same process,
 // say how near the memory roof it runs.
 //
-// usage: deltaserve_decode_attention_bench [BATCHxCONTEXT...]   e.g. 64x1024 or 64x1K
+// usage: deltaserve_decode_attention_bench [BATCHxCONTEXT[xSPLITS]...]   e.g. 64x1024, 64x1K or 64x1Kx2
 // Times are CUDA-event medians of a CUDA graph of kIters launches (as the engine replays
 // decode steps), after a warm-up.
 #include <cuda_runtime_api.h>
@@ -50,6 +50,7 @@ constexpr int kL2Multiple = 8;
 struct Shape {
   int batch;
   int context;
+  int max_splits;  // 0: the engine's workspace; else room for this many splits only
 };
 
 struct Row {
@@ -108,8 +109,10 @@ Row BenchShape(Shape shape, const std::vector<std::uint16_t>& pattern) {
   const std::vector<std::int32_t> seq_lens(shape.batch, shape.context);
   auto* seq_lens_dev = static_cast<std::int32_t*>(DeviceAlloc(seq_lens.size() * 4));
   BENCH_CHECK(cudaMemcpy(seq_lens_dev, seq_lens.data(), seq_lens.size() * 4, cudaMemcpyHostToDevice));
-  const std::size_t workspace_bytes = std::min(
-      kEngineMaxWorkspaceBytes, GatheredAttentionWorkspaceBytes(shape.batch, kHeads, kHeadDim, kMaxKeySplits));
+  const std::size_t workspace_bytes =
+      std::min(kEngineMaxWorkspaceBytes, GatheredAttentionWorkspaceBytes(shape.batch, kHeads, kHeadDim,
+                                                                         shape.max_splits > 0 ? shape.max_splits
+                                                                                              : kMaxKeySplits));
   void* workspace = DeviceAlloc(workspace_bytes);
 
   DecodeAttentionArgs args;
@@ -160,7 +163,9 @@ Row BenchShape(Shape shape, const std::vector<std::uint16_t>& pattern) {
   return row;
 }
 
-// "BxC" with C in tokens, or in units of 1024 with a K suffix; false if it is neither.
+// "BxC" with C in tokens, or in units of 1024 with a K suffix, and an optional "xS": a
+// workspace for at most S key splits (fewer than the launcher would choose shows what
+// splitting buys); false if it is none of these.
 bool ParseShape(const std::string& text, Shape* shape) {
   const std::size_t x = text.find('x');
   if (x == std::string::npos || x == 0) return false;
@@ -173,8 +178,14 @@ bool ParseShape(const std::string& text, Shape* shape) {
     context *= 1024;
     ++end;
   }
+  long max_splits = 0;
+  if (*end == 'x') {
+    const char* splits_text = end + 1;
+    max_splits = std::strtol(splits_text, &end, 10);
+    if (end == splits_text || max_splits <= 0 || max_splits > kMaxKeySplits) return false;
+  }
   if (*end != '\0' || batch <= 0 || context <= 0 || batch > INT_MAX || context > INT_MAX) return false;
-  *shape = {static_cast<int>(batch), static_cast<int>(context)};
+  *shape = {static_cast<int>(batch), static_cast<int>(context), static_cast<int>(max_splits)};
   return true;
 }
 
@@ -187,12 +198,13 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     Shape shape{};
     if (!ParseShape(argv[i], &shape)) {
-      std::fprintf(stderr, "usage: %s [BATCHxCONTEXT...] (e.g. 64x1024 or 64x1K), not '%s'\n", argv[0], argv[i]);
+      std::fprintf(stderr, "usage: %s [BATCHxCONTEXT[xSPLITS]...] (e.g. 64x1024, 64x1K or 64x1Kx2), not '%s'\n",
+                   argv[0], argv[i]);
       return 2;
     }
     shapes.push_back(shape);
   }
-  if (shapes.empty()) shapes = {{1, 8192}, {1, 131072}, {8, 8192}, {64, 1024}, {64, 4096}, {256, 1024}};
+  if (shapes.empty()) shapes = {{1, 8192, 0}, {1, 131072, 0}, {8, 8192, 0}, {64, 1024, 0}, {64, 4096, 0}, {256, 1024, 0}};
   const double copy_gbps = CopyGbPerS();
   const std::vector<std::uint16_t> pattern = RandomPattern();
   std::vector<Row> rows;

@@ -28,6 +28,15 @@ struct DecodeCase {
 
 class DecodeAttentionTest : public ::testing::TestWithParam<DecodeCase> {};
 
+// `count` lengths spread over [1, longest] (the last is `longest`): a batch whose unsplit
+// grid (count x KV heads blocks) is a busy GPU's half wave or more, where splits take at
+// least kMinKeyTilesPerBusySplit tiles.
+std::vector<int> ManyLengths(int count, int longest) {
+  std::vector<int> lengths;
+  for (int i = 1; i <= count; ++i) lengths.push_back(std::max(1, static_cast<int>(std::int64_t{longest} * i / count)));
+  return lengths;
+}
+
 TEST_P(DecodeAttentionTest, MatchesFloat64Reference) {
   const DecodeCase& c = GetParam();
   std::mt19937 rng(std::hash<std::string>{}(c.name));
@@ -78,7 +87,12 @@ INSTANTIATE_TEST_SUITE_P(
         // Splits sized for 131072 keys: each block spreads its real keys over the first
         // splits and leaves the rest empty (lse -inf) for the merge.
         DecodeCase{"graph_max_len_ragged_to_3000_d128_gqa4_split", 128, 32, 8, 16, {1, 40, 513, 1000, 2047, 3000}, true, 131072},
-        DecodeCase{"graph_max_len_ragged_to_3000_d64_gqa32_large_tile_split", 64, 32, 1, 16, {3000, 2, 770}, true, 131072}),
+        DecodeCase{"graph_max_len_ragged_to_3000_d64_gqa32_large_tile_split", 64, 32, 1, 16, {3000, 2, 770}, true, 131072},
+        // 64 sequences x 8 KV heads: splits of at least 32 tiles; in the graph case every
+        // block's (at most 32) tiles stay in its first split and the others are empty.
+        DecodeCase{"busy_grid_ragged_to_4096_d128_gqa4_split", 128, 32, 8, 16, ManyLengths(64, 4096), true},
+        DecodeCase{"busy_grid_graph_max_len_ragged_to_1024_d128_gqa4_split", 128, 32, 8, 16, ManyLengths(64, 1024),
+                   true, 131072}),
     [](const ::testing::TestParamInfo<DecodeCase>& param_info) { return param_info.param.name; });
 
 }  // namespace
