@@ -4,9 +4,6 @@
 // certificate, made with the openssl CLI (Debian package `openssl`) in a fresh temp
 // directory that goes away with the object; and a bearer-token file beside them.
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -14,25 +11,22 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
 
 namespace deltaserve::testing {
 
 class TestCertificates {
  public:
   TestCertificates() {
-    std::string pattern = ::testing::TempDir() + "deltaserve-tls-XXXXXX";
-    EXPECT_NE(mkdtemp(pattern.data()), nullptr) << pattern;
-    dir_ = pattern;
     Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
              Path("ca.key"), "-out", Path("ca.crt"), "-days", "1", "-subj", "/CN=deltaserve test CA"});
     Issue("server", "/CN=localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
     Issue("client", "/CN=deltaserve test client", "extendedKeyUsage=clientAuth\n");
   }
-  ~TestCertificates() { std::filesystem::remove_all(dir_); }
   TestCertificates(const TestCertificates&) = delete;
   TestCertificates& operator=(const TestCertificates&) = delete;
 
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string Path(const std::string& name) const { return dir_.File(name); }
   // ca.crt, server.crt, server.key, client.crt, client.key, or a file from WriteFile.
   std::string Read(const std::string& name) const {
     std::ifstream in(Path(name));
@@ -60,7 +54,7 @@ class TestCertificates {
              WriteFile(name + ".ext", extensions), "-out", Path(name + ".crt")});
   }
 
-  std::string dir_;
+  test_support::TempDir dir_{"deltaserve-tls"};
   int serial_ = 2;
 };
 

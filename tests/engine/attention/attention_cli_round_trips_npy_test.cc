@@ -17,7 +17,7 @@
 #include "engine/attention/prefill_attention.h"
 #include "tests/engine/attention/attention_inputs.h"
 #include "tests/engine/attention/reference_attention.h"
-#include "tests/engine/attention/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace deltaserve {
 namespace {
@@ -66,7 +66,7 @@ class AttentionCliTest : public ::testing::Test {
     EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
   }
 
-  testing_util::TempDir dir_;
+  test_support::TempDir dir_;
   reference::AttentionInputs inputs_;
 };
 

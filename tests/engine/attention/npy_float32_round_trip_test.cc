@@ -10,7 +10,7 @@
 #include <string>
 
 #include "engine/attention/npy.h"
-#include "tests/engine/attention/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace deltaserve {
 namespace {
@@ -41,7 +41,7 @@ class NpyTest : public ::testing::Test {
     return std::string(tensor.status().message());
   }
 
-  testing_util::TempDir dir_;
+  test_support::TempDir dir_;
 };
 
 TEST_F(NpyTest, RoundTripsShapesAndValues) {

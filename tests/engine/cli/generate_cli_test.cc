@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
 
 namespace deltaserve::testing {
 namespace {
@@ -91,8 +92,8 @@ TEST(GenerateCli, DummyWeightsRunAnyConfig) {
 }
 
 TEST(GenerateCli, CheckpointWithoutTokenizerRunsOnIds) {
-  const fs::path dir = fs::temp_directory_path() / ("ds_no_tokenizer_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const test_support::TempDir temp("deltaserve-no-tokenizer");
+  const fs::path& dir = temp.path();
   for (const char* file : {"config.json", "generation_config.json", "model.safetensors"}) {
     fs::copy_file(fs::path(kStories) / file, dir / file, fs::copy_options::overwrite_existing);
   }
@@ -103,7 +104,6 @@ TEST(GenerateCli, CheckpointWithoutTokenizerRunsOnIds) {
   EXPECT_EQ(out["ids"].size(), 5u);
   EXPECT_EQ(out["text"], "");
   ExpectOneLineError(Generate({"--model", dir.string(), "--prompt", "hello"}), "--prompt-ids");
-  fs::remove_all(dir);
 }
 
 TEST(GenerateCli, BadInputIsOneLineNamingTheProblem) {

@@ -6,10 +6,12 @@
 
 #include "engine/model/safetensors.h"
 #include "tests/engine/model/safetensors_writer.h"
-#include "tests/engine/model/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace deltaserve {
 namespace {
+
+using test_support::TempDir;
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;

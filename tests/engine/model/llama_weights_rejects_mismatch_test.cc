@@ -6,10 +6,12 @@
 
 #include "engine/model/llama_weights.h"
 #include "tests/engine/model/stories260k_fixture.h"
-#include "tests/engine/model/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace deltaserve {
 namespace {
+
+using test_support::TempDir;
 
 using ::testing::HasSubstr;
 

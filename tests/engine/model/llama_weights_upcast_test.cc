@@ -9,10 +9,12 @@
 
 #include "engine/model/llama_weights.h"
 #include "tests/engine/model/stories260k_fixture.h"
-#include "tests/engine/model/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace deltaserve {
 namespace {
+
+using test_support::TempDir;
 
 std::vector<uint16_t> AsUint16(const std::string& bytes) {
   std::vector<uint16_t> values(bytes.size() / sizeof(uint16_t));

@@ -7,10 +7,12 @@
 #include "engine/model/model_config.h"
 #include "tests/engine/model/llama_config_json.h"
 #include "tests/engine/model/safetensors_writer.h"
-#include "tests/engine/model/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace deltaserve {
 namespace {
+
+using test_support::TempDir;
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -16,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
 
 namespace deltaserve::testing {
 namespace {
@@ -90,9 +90,9 @@ TEST(AccuracyCli, TinyGridOnSampledPrompts) {
 
 TEST(AccuracyCli, PlotsAPng) {
   if (std::system("gnuplot --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "gnuplot is not installed";
-  std::string dir = (std::filesystem::temp_directory_path() / "deltaserve_accuracy_test_XXXXXX").string();
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
-  const std::string png = dir + "/cosine.png";
+  const test_support::TempDir dir("deltaserve-accuracy");
+  ASSERT_TRUE(dir.ok());
+  const std::string png = dir.File("cosine.png");
   const CommandResult result = Accuracy({"--num-prompts", "1", "--prompt-len", "160", "--windows", "16",
                                          "--lambdas", "8", "--continuation", "0", "--plot", png});
   EXPECT_EQ(result.exit_code, 0) << result.err;
@@ -100,7 +100,6 @@ TEST(AccuracyCli, PlotsAPng) {
   std::string magic(8, '\0');
   in.read(magic.data(), 8);
   EXPECT_EQ(magic, std::string("\x89PNG\r\n\x1a\n", 8));
-  std::filesystem::remove_all(dir);
 }
 
 TEST(AccuracyCli, RefusesBadFlagsInOneLine) {
