@@ -12,7 +12,7 @@ using ::testing::ElementsAre;
 const nlohmann::json kVocab = {{"a", 0}, {"b", 1}, {"c", 2}, {"ab", 3}, {"bc", 4}, {"abc", 5}};
 
 std::unique_ptr<Tokenizer> LoadWithMerges(const nlohmann::json& merges) {
-  auto tokenizer = Tokenizer::Load(testing::WriteTokenizerDir(testing::BpeJson(kVocab, merges).dump()));
+  auto tokenizer = testing::LoadTokenizerFiles(testing::BpeJson(kVocab, merges).dump());
   EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
   return *std::move(tokenizer);
 }
@@ -44,7 +44,7 @@ TEST(BpeMergesByRank, IgnoreMergesTakesWholeWordsFromTheVocabulary) {
   // Merges alone would give a + bc; with ignore_merges the word "abc" is one token.
   nlohmann::json json = testing::BpeJson(kVocab, {"b c"});
   json["model"]["ignore_merges"] = true;
-  auto tokenizer = Tokenizer::Load(testing::WriteTokenizerDir(json.dump()));
+  auto tokenizer = testing::LoadTokenizerFiles(json.dump());
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
   EXPECT_THAT(*(*tokenizer)->Encode("abc", false), ElementsAre(5));
   EXPECT_THAT(*(*tokenizer)->Encode("bcb", false), ElementsAre(4, 1));

@@ -45,8 +45,8 @@ std::unique_ptr<Tokenizer> LoadStories() {
 }
 
 std::unique_ptr<Tokenizer> LoadByteLevel() {
-  auto tokenizer = Tokenizer::Load(testing::WriteTokenizerDir(
-      testing::ByteLevelJson(testing::ByteVocab(), nlohmann::json::array()).dump()));
+  auto tokenizer = testing::LoadTokenizerFiles(
+      testing::ByteLevelJson(testing::ByteVocab(), nlohmann::json::array()).dump());
   EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
   return *std::move(tokenizer);
 }

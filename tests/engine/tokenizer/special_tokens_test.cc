@@ -12,8 +12,8 @@ namespace {
 using ::testing::ElementsAre;
 
 std::unique_ptr<Tokenizer> LoadByteLevel(const std::string& config = "") {
-  auto tokenizer = Tokenizer::Load(testing::WriteTokenizerDir(
-      testing::ByteLevelJson(testing::ByteVocab(), nlohmann::json::array()).dump(), config));
+  auto tokenizer = testing::LoadTokenizerFiles(
+      testing::ByteLevelJson(testing::ByteVocab(), nlohmann::json::array()).dump(), config);
   EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
   return *std::move(tokenizer);
 }

@@ -12,7 +12,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 std::string LoadError(const std::string& tokenizer_json, const std::string& config = "") {
-  auto tokenizer = Tokenizer::Load(testing::WriteTokenizerDir(tokenizer_json, config));
+  auto tokenizer = testing::LoadTokenizerFiles(tokenizer_json, config);
   EXPECT_FALSE(tokenizer.ok());
   return tokenizer.ok() ? "" : std::string(tokenizer.status().message());
 }

@@ -10,6 +10,7 @@
 
 #include "engine/tokenizer/byte_level_map.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "tests/support/temp_dir.h"
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -31,18 +32,14 @@ class StoriesTokenizerTest : public ::testing::Test {
   std::unique_ptr<Tokenizer> tokenizer_;
 };
 
-// A fresh directory holding tokenizer.json (and tokenizer_config.json if given).
-inline std::filesystem::path WriteTokenizerDir(const std::string& tokenizer_json,
-                                               const std::string& config_json = "") {
-  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                    ("deltaserve_tokenizer_" + std::string(test->test_suite_name()) +
-                                     "_" + test->name());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  std::ofstream(dir / "tokenizer.json") << tokenizer_json;
-  if (!config_json.empty()) std::ofstream(dir / "tokenizer_config.json") << config_json;
-  return dir;
+// Tokenizer::Load of a directory holding tokenizer.json (and tokenizer_config.json if
+// given), written for the call and removed after it.
+inline absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerFiles(const std::string& tokenizer_json,
+                                                                     const std::string& config_json = "") {
+  const test_support::TempDir dir("deltaserve-tokenizer");
+  std::ofstream(dir.File("tokenizer.json")) << tokenizer_json;
+  if (!config_json.empty()) std::ofstream(dir.File("tokenizer_config.json")) << config_json;
+  return Tokenizer::Load(dir.path());
 }
 
 // A BPE tokenizer.json with no normalizer, pre-tokenizer or decoder unless given.
