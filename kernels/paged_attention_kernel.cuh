@@ -23,7 +23,6 @@
 namespace deltaserve::kernels::detail {
 
 constexpr int kTileKeys = 32;  // 64 would need more than 255 registers at 32 rows per warp
-// A split shorter than this costs more in block start-up and merge than it saves.
 // Key tiles a split takes at least. A split costs its block a prologue (Q, the first K/V
 // stage) and a partial write, and the launch a merge: short splits pay only while the grid
 // is too small to keep the GPU busy. On an H200, 64 decode sequences x 1K keys (512
