@@ -89,21 +89,13 @@ GroupCorrections CollectCorrections(const DeltaLayout& layout, int64_t start, co
   return corrections;
 }
 
-void Append(std::vector<double>& into, const at::Tensor& values) {
-  const at::Tensor host = values.to(at::kCPU, at::kDouble).contiguous();
-  into.insert(into.end(), host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
-}
-
 // Cosine similarity of [N, H, d] rows, averaged over heads: N values into `telemetry`'s
-// `into`, now on the CPU, later on a GPU (ReadBackTelemetry).
+// `into`, read back at once on the CPU, later on a GPU (the backend's EndForward).
 void RecordCosines(AttentionTelemetry& telemetry, std::vector<double> AttentionTelemetry::*into, const at::Tensor& a,
                    const at::Tensor& b) {
   const at::Tensor cosines = at::cosine_similarity(a.to(at::kFloat), b.to(at::kFloat), /*dim=*/2).mean(1);
-  if (cosines.device().is_cpu()) {
-    Append(telemetry.*into, cosines);
-  } else {
-    telemetry.pending.push_back(AttentionTelemetry::Pending{into, cosines});
-  }
+  telemetry.pending.push_back(AttentionTelemetry::Pending{into, cosines});
+  if (cosines.device().is_cpu()) ReadBackTelemetry({&telemetry});
 }
 
 }  // namespace
