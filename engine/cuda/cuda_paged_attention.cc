@@ -77,8 +77,8 @@ void CudaPagedAttention::BeginForward(const AttentionBatch& batch) {
   const at::Device device = cache_.keys(0).device();
   const int64_t block_size = cache_.shape().block_size;
   step_ = Step{};
-  step_.positions = UploadInts(batch.positions, device);
-  step_.slots = UploadInts(batch.slots, device);
+  step_.positions = Upload(batch.positions.to(at::kInt), device);
+  step_.slots = Upload(batch.slots.to(at::kInt), device);
   std::vector<int32_t> seq_lens;
   std::vector<const AttentionSequence*> decoding;
   for (const AttentionSequence& seq : batch.sequences) {
@@ -106,7 +106,7 @@ void CudaPagedAttention::BeginForward(const AttentionBatch& batch) {
   const std::vector<int64_t>& rows = step_.decode_rows;
   for (size_t i = 1; i < rows.size(); ++i) {
     if (rows[i] != rows[0] + static_cast<int64_t>(i)) {
-      step_.decode_row_index = at::tensor(rows, at::kLong).to(device);
+      step_.decode_row_index = Upload(at::tensor(rows, at::kLong), device);
       break;
     }
   }

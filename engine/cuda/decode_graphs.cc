@@ -38,7 +38,7 @@ at::Tensor Pinned(std::vector<int64_t> sizes, at::ScalarType dtype) {
 
 DecodeGraphs::DecodeGraphs(const LlamaModel& model, CudaPagedAttention& attention, int64_t max_num_seqs,
                            int64_t max_model_len, int64_t block_size)
-    : model_(model), attention_(attention), block_size_(block_size), max_seq_len_(static_cast<int>(max_model_len)) {
+    : model_(model), attention_(attention), max_seq_len_(static_cast<int>(max_model_len)) {
   const at::TensorOptions on_device = at::TensorOptions().device(model.device());
   token_ids_ = at::zeros({max_num_seqs}, on_device.dtype(at::kLong));
   // Rows that no sequence fills write no cache (slot -1) and attend to one key.

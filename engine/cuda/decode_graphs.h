@@ -35,7 +35,6 @@ class DecodeGraphs final : public ForwardReplay {
 
   const LlamaModel& model_;
   CudaPagedAttention& attention_;
-  int64_t block_size_;
   int max_seq_len_;
   // Static inputs, sliced to a bucket's first rows: [max_num_seqs] and [max_num_seqs, blocks].
   at::Tensor token_ids_;  // int64

@@ -11,7 +11,7 @@ namespace deltaserve {
 // memory, which the caching host allocator keeps until the copy has run.
 at::Tensor UploadInts(const std::vector<int32_t>& values, at::Device device);
 
-// Host int32 values as one int32 tensor on the GPU.
-at::Tensor UploadInts(const at::Tensor& host_values, at::Device device);
+// A host tensor on the GPU the same way, in its own dtype.
+at::Tensor Upload(const at::Tensor& host, at::Device device);
 
 }  // namespace deltaserve
