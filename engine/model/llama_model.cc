@@ -66,11 +66,4 @@ at::Tensor LlamaModel::ForwardOnDevice(const at::Tensor& token_ids, const at::Te
   return at::linear(kernels_->AddRmsNorm(hidden, residual, norm_).index_select(0, logit_rows), lm_head_);
 }
 
-at::Tensor LogitsToHost(const at::Tensor& logits) {
-  if (!logits.is_cuda()) return logits.to(at::kFloat);
-  at::Tensor host = at::empty(logits.sizes(), logits.options().device(at::kCPU).pinned_memory(true));
-  host.copy_(logits);
-  return host;
-}
-
 }  // namespace deltaserve

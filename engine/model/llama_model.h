@@ -69,9 +69,4 @@ class LlamaModel {
   std::shared_ptr<const void> mapping_;
 };
 
-// Logits of the device on the host: float32 from the CPU; from a GPU in the model's dtype
-// through page-locked memory, since a 64-row step over a 128K vocabulary is 16 MB and a
-// pageable copy moves only a few GB/s. The sampler converts each row itself.
-at::Tensor LogitsToHost(const at::Tensor& logits);
-
 }  // namespace deltaserve

@@ -11,6 +11,16 @@
 namespace deltaserve {
 namespace {
 
+// The logits on the host: float32 from the CPU; from a GPU in the model's dtype through
+// page-locked memory, since a 64-row step over a 128K vocabulary is 16 MB and a pageable
+// copy moves only a few GB/s. The sampler converts each row itself.
+at::Tensor LogitsToHost(const at::Tensor& logits) {
+  if (!logits.is_cuda()) return logits.to(at::kFloat);
+  at::Tensor host = at::empty(logits.sizes(), logits.options().device(at::kCPU).pinned_memory(true));
+  host.copy_(logits);
+  return host;
+}
+
 // Greedy rows with nothing else to report are decided where the logits are: only their
 // ids cross to the host instead of 16 MB of logits for a 64-row step over a 128K
 // vocabulary. Waits for the forward pass.
