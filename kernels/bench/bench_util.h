@@ -24,6 +24,11 @@
 
 namespace deltaserve::kernels::bench {
 
+// Llama-3.1-8B's attention heads, the shape every kernel benchmark measures.
+constexpr int kHeads = 32;
+constexpr int kKvHeads = 8;
+constexpr int kHeadDim = 128;
+
 inline void* DeviceAlloc(std::size_t bytes) {
   void* ptr = nullptr;
   BENCH_CHECK(cudaMalloc(&ptr, bytes));

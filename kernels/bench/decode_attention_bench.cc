@@ -28,12 +28,12 @@ namespace {
 
 using bench::DeviceAlloc;
 using bench::FillRandom;
+using bench::kHeadDim;
+using bench::kHeads;
+using bench::kKvHeads;
 using bench::MedianMs;
 using bench::RandomPattern;
 
-constexpr int kHeads = 32;
-constexpr int kKvHeads = 8;
-constexpr int kHeadDim = 128;
 constexpr int kBlockSize = 16;
 constexpr int kLayers = 32;  // Llama-3.1-8B: one decode step runs the kernel this often
 constexpr int kIters = 50;

@@ -30,12 +30,12 @@ namespace {
 
 using bench::DeviceAlloc;
 using bench::FillRandom;
+using bench::kHeadDim;
+using bench::kHeads;
+using bench::kKvHeads;
 using bench::MedianMs;
 using bench::RandomPattern;
 
-constexpr int kHeads = 32;
-constexpr int kKvHeads = 8;
-constexpr int kHeadDim = 128;
 constexpr int kBlockSize = 64;
 constexpr AttentionMask kSparseMask{1024, 2048};
 constexpr int kLambda = 64;
