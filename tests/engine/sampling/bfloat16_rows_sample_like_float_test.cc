@@ -8,6 +8,7 @@
 namespace deltaserve {
 namespace {
 
+using sampling_test::Greedy;
 using sampling_test::RandomLogits;
 
 // The GPU hands the sampler its logits in bfloat16, as rows of a [N, vocab] tensor; the
@@ -39,17 +40,13 @@ TEST(Bfloat16RowsSampleLikeFloatTest, SameTokensLogprobsAndAlternatives) {
 TEST(Bfloat16RowsSampleLikeFloatTest, GreedyPicksTheLowestIdAmongEqualMaxima) {
   // 1.0 and 1.001 round to the same bfloat16: a tie, which the lower id wins.
   const at::Tensor row = at::tensor(std::vector<float>{0.5f, 1.0f, 1.001f, -2.0f}).to(at::kBFloat16);
-  SamplingParams greedy;
-  greedy.temperature = 0.0f;
-  EXPECT_EQ(SampleRow(row, greedy, 0).token, 1);
+  EXPECT_EQ(SampleRow(row, Greedy(), 0).token, 1);
 }
 
 TEST(Bfloat16RowsSampleLikeFloatTest, NaNInABfloat16RowIsNeverChosen) {
   const at::Tensor row =
       at::tensor(std::vector<float>{std::numeric_limits<float>::quiet_NaN(), 0.25f, 0.5f}).to(at::kBFloat16);
-  SamplingParams greedy;
-  greedy.temperature = 0.0f;
-  EXPECT_EQ(SampleRow(row, greedy, 0).token, 2);
+  EXPECT_EQ(SampleRow(row, Greedy(), 0).token, 2);
 }
 
 }  // namespace

@@ -8,14 +8,9 @@
 namespace deltaserve {
 namespace {
 
+using sampling_test::Greedy;
 using sampling_test::LogitsTensor;
 using sampling_test::RandomLogits;
-
-SamplingParams Greedy() {
-  SamplingParams params;
-  params.temperature = 0.0f;
-  return params;
-}
 
 int32_t Sample(const std::vector<float>& logits, const SamplingParams& params,
                absl::Span<const int32_t> history = {}) {

@@ -11,13 +11,8 @@
 namespace deltaserve {
 namespace {
 
+using sampling_test::Greedy;
 using sampling_test::RandomLogits;
-
-SamplingParams Greedy() {
-  SamplingParams params;
-  params.temperature = 0.0f;
-  return params;
-}
 
 std::vector<int32_t> SampledOneByOne(const at::Tensor& rows) {
   std::vector<int32_t> tokens;

@@ -11,16 +11,11 @@ namespace deltaserve {
 namespace {
 
 using sampling_test::DrawTokens;
+using sampling_test::Greedy;
 using sampling_test::LogitsTensor;
 
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 const float kInf = std::numeric_limits<float>::infinity();
-
-SamplingParams Greedy() {
-  SamplingParams params;
-  params.temperature = 0.0f;
-  return params;
-}
 
 TEST(NonFiniteLogitsAreHandledTest, NaNTokensAreNeverSampled) {
   const std::vector<float> logits = {kNaN, 0.0f, kNaN, 0.5f, kNaN};

@@ -10,6 +10,13 @@
 
 namespace deltaserve::sampling_test {
 
+// Temperature 0 and nothing else: SampleToken returns the row's argmax.
+inline SamplingParams Greedy() {
+  SamplingParams params;
+  params.temperature = 0.0f;
+  return params;
+}
+
 inline at::Tensor LogitsTensor(const std::vector<float>& values) { return at::tensor(values); }
 
 // Normal(0, scale) logits, reproducible from `seed`.
