@@ -35,7 +35,7 @@ at::Tensor RowsOf(std::vector<int64_t> positions, int64_t first, at::Device devi
 struct QueryPlan {
   int64_t sparse_end;            // queries [start, sparse_end) are sparse
   std::vector<int64_t> anchors;  // anchors among the sparse queries
-  std::vector<int64_t> dense;    // output rows computed dense: the anchors first, then the rest
+  std::vector<int64_t> dense;    // rows computed dense: anchors, then the rest (kernels/delta_plan.h's order)
   std::vector<int64_t> probes;   // extra dense queries, measured but not output
 };
 
@@ -100,35 +100,44 @@ void RecordCosines(AttentionTelemetry& telemetry, std::vector<double> AttentionT
 
 }  // namespace
 
-at::Tensor CombinePrefillAttention(const at::Tensor& like, int64_t start, int64_t num_queries, int64_t prompt_len,
-                                   const AttentionConfig& config, const PrefillAttentionExtras& extras,
-                                   const AttendPositionsFn& attend) {
-  const int64_t end = start + num_queries;
-  const QueryPlan plan = PlanQueries(start, end, prompt_len, config);
-  const KeyVisibility sink_and_window = KeyVisibility::SinkAndWindow(config.sink, config.window);
+void CombinePrefillAttention(const at::Tensor& out, int64_t start, int64_t prompt_len, const AttentionConfig& config,
+                             const PrefillAttentionExtras& extras, const AttendPositionsFn& attend,
+                             const CombineRowsFn& combine_rows) {
+  const int64_t num_queries = out.size(0);
+  const QueryPlan plan = PlanQueries(start, start + num_queries, prompt_len, config);
+  const int64_t sparse_count = plan.sparse_end - start;
+  const int64_t anchor_count = static_cast<int64_t>(plan.anchors.size());
+  // A chunk with anchors that starts on the grid finds every correction it needs in itself.
+  const bool one_pass = combine_rows != nullptr && anchor_count > 0 && start % config.lambda == 0;
+  auto rows_like_out = [&](size_t count) {
+    return at::empty({static_cast<int64_t>(count), out.size(1), out.size(2)}, out.options());
+  };
 
+  const at::Tensor out_sparse = out.slice(0, 0, sparse_count);
+  // The one-pass combine reads anchor rows of `sparse` while it writes `out`.
+  const at::Tensor sparse = one_pass ? at::empty_like(out_sparse) : out_sparse;
+  // The dense rows are one run of `out`, the tail, unless anchors come first.
+  const at::Tensor dense = anchor_count == 0 ? out.slice(0, sparse_count) : rows_like_out(plan.dense.size());
+  const at::Tensor probe_dense = rows_like_out(plan.probes.size());
   AttentionCost cost;
   const std::vector<int64_t> sparse_positions = Positions(start, plan.sparse_end);
-  const at::Tensor sparse = attend(sparse_positions, sink_and_window, &cost.sparse_score_pairs);
-  const at::Tensor dense = attend(plan.dense, KeyVisibility::Causal(), &cost.dense_score_pairs);
-  const at::Tensor probe_dense = attend(plan.probes, KeyVisibility::Causal(), &cost.dense_score_pairs);
-  cost.sparse_queries = plan.sparse_end - start;
+  attend(sparse_positions, KeyVisibility::SinkAndWindow(config.sink, config.window), sparse, &cost.sparse_score_pairs);
+  attend(plan.dense, KeyVisibility::Causal(), dense, &cost.dense_score_pairs);
+  attend(plan.probes, KeyVisibility::Causal(), probe_dense, &cost.dense_score_pairs);
+  cost.sparse_queries = sparse_count;
   cost.dense_queries = static_cast<int64_t>(plan.dense.size() + plan.probes.size());
 
-  const at::Device device = like.device();
-  const int64_t anchor_count = static_cast<int64_t>(plan.anchors.size());
+  // Gathered before the ATen combine corrects `sparse` in place.
+  const at::Device device = out.device();
   const at::Tensor anchor_sparse = sparse.index_select(0, RowsOf(plan.anchors, start, device));
   const at::Tensor anchor_dense = dense.slice(0, 0, anchor_count);
   const at::Tensor probe_sparse = sparse.index_select(0, RowsOf(plan.probes, start, device));
 
-  at::Tensor out = at::empty({num_queries, like.size(1), like.size(2)}, like.options());
-  at::Tensor out_sparse = out.slice(0, 0, plan.sparse_end - start);
-  out_sparse.copy_(sparse);
-  if (config.mode == AttentionMode::kDelta && plan.sparse_end > start) {
+  if (config.mode == AttentionMode::kDelta && sparse_count > 0) {
     const at::Tensor anchor_corrections = anchor_dense - anchor_sparse;
     const GroupCorrections corrections =
         CollectCorrections(DeltaLayout(prompt_len, config.lambda), start, anchor_corrections, extras.carry);
-    out_sparse.add_(corrections.At(sparse_positions));
+    if (!one_pass) out_sparse.add_(corrections.At(sparse_positions));
     if (extras.carry != nullptr && anchor_count > 0) {
       *extras.carry = DeltaCarry{plan.anchors.back(), anchor_corrections[anchor_count - 1].clone()};
     }
@@ -137,14 +146,17 @@ at::Tensor CombinePrefillAttention(const at::Tensor& like, int64_t start, int64_
                     probe_dense);
     }
   }
-  out.index_copy_(0, RowsOf(plan.dense, start, device), dense);
+  if (one_pass) {
+    combine_rows(sparse, dense, out);
+  } else if (anchor_count > 0) {
+    out.index_copy_(0, RowsOf(plan.dense, start, device), dense);
+  }
 
   if (extras.telemetry != nullptr) {
     RecordCosines(*extras.telemetry, &AttentionTelemetry::anchor_sparse, anchor_sparse, anchor_dense);
     RecordCosines(*extras.telemetry, &AttentionTelemetry::probe_sparse, probe_sparse, probe_dense);
   }
   if (extras.cost != nullptr) extras.cost->Add(cost);
-  return out;
 }
 
 void ReadBackTelemetry(const std::vector<AttentionTelemetry*>& telemetries) {
@@ -169,11 +181,12 @@ at::Tensor PrefillAttention(const at::Tensor& q, const at::Tensor& k, const at::
                             int64_t start, int64_t prompt_len, const AttentionConfig& config,
                             const PrefillAttentionExtras& extras) {
   const HeadMajorKv kv = HeadMajorKv::From(k, v);
-  return CombinePrefillAttention(
-      q, start, q.size(0), prompt_len, config, extras,
-      [&](const std::vector<int64_t>& positions, const KeyVisibility& visibility, int64_t* score_pairs) {
-        return AttendPositions(q, start, positions, kv, visibility, score_pairs);
-      });
+  at::Tensor out = at::empty({q.size(0), q.size(1), q.size(2)}, q.options());
+  CombinePrefillAttention(
+      out, start, prompt_len, config, extras,
+      [&](const std::vector<int64_t>& positions, const KeyVisibility& visibility, const at::Tensor& rows,
+          int64_t* score_pairs) { rows.copy_(AttendPositions(q, start, positions, kv, visibility, score_pairs)); });
+  return out;
 }
 
 }  // namespace deltaserve

@@ -66,20 +66,31 @@ struct PrefillAttentionExtras {
   AttentionCost* cost = nullptr;
 };
 
-// Attention rows [positions.size(), H, d] of the queries at `positions` (ascending, inside
-// the call's range) under `visibility`; adds the query-key scores it computed to
-// *score_pairs when it counts them. The device supplies it: the CPU tiles in float32, the
-// GPU launches the paged kernels.
-using AttendPositionsFn = std::function<at::Tensor(const std::vector<int64_t>& positions,
-                                                   const KeyVisibility& visibility, int64_t* score_pairs)>;
+// Writes into `rows` [positions.size(), H, d] the attention of the queries at `positions`
+// (ascending, inside the call's range) under `visibility`; adds the query-key scores it
+// computed to *score_pairs when it counts them. `rows` may be a slice of the caller's
+// output. The device supplies it: the CPU tiles in float32, the GPU launches the paged
+// kernels.
+using AttendPositionsFn = std::function<void(const std::vector<int64_t>& positions, const KeyVisibility& visibility,
+                                             const at::Tensor& rows, int64_t* score_pairs)>;
 
-// One layer's prefill attention for the queries at [start, start + num_queries) of one
-// sequence, on any device: which rows are sparse, dense, anchors and probes, the delta
-// correction (with its carry across chunks) and the telemetry, with `attend` doing the
-// attention itself. `like` gives the output's dtype, device and [.., H, d] shape.
-at::Tensor CombinePrefillAttention(const at::Tensor& like, int64_t start, int64_t num_queries, int64_t prompt_len,
-                                   const AttentionConfig& config, const PrefillAttentionExtras& extras,
-                                   const AttendPositionsFn& attend);
+// A device's one-pass delta / recompute combine (kernels::DeltaCombine on CUDA): writes
+// `out`, all rows of the chunk, from `sparse`, the rows of its positions before the dense
+// tail, and `dense`, its dense rows in kernels/delta_plan.h's order (the anchors, then the
+// tail). Asked only for a chunk that starts on an anchor and so needs no carried
+// correction; `sparse` never aliases `out`.
+using CombineRowsFn = std::function<void(const at::Tensor& sparse, const at::Tensor& dense, const at::Tensor& out)>;
+
+// One layer's prefill attention for the queries at [start, start + out.size(0)) of one
+// sequence, written into `out` [.., H, d], on any device: which rows are sparse, dense,
+// anchors and probes, the delta correction (with its carry across chunks) and the
+// telemetry, with `attend` doing the attention itself. Sparse and dense rows are written
+// straight into `out` where they are one run of it. A delta or recompute chunk with
+// anchors combines through `combine_rows` when it is given and the chunk starts on the
+// anchor grid, otherwise through ATen ops in place.
+void CombinePrefillAttention(const at::Tensor& out, int64_t start, int64_t prompt_len, const AttentionConfig& config,
+                             const PrefillAttentionExtras& extras, const AttendPositionsFn& attend,
+                             const CombineRowsFn& combine_rows = nullptr);
 
 // Attention of one layer for one sequence on the CPU, float32.
 //   q:    [n, H, d], the queries at absolute positions [start, start + n)

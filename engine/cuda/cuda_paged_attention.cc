@@ -14,6 +14,7 @@
 #include "engine/cuda/device_upload.h"
 #include "engine/model/rope.h"
 #include "kernels/attention.h"
+#include "kernels/delta_combine.h"
 #include "kernels/rope_kv_write.h"
 
 namespace deltaserve {
@@ -171,15 +172,16 @@ void CudaPagedAttention::Decode(int64_t layer, const at::Tensor& q, at::Tensor& 
   if (gathered) out.index_copy_(0, step_.decode_row_index, results);
 }
 
-at::Tensor CudaPagedAttention::Prefill(int64_t layer, const at::Tensor& q, size_t seq_index,
-                                       const AttentionSequence& seq) const {
+void CudaPagedAttention::Prefill(int64_t layer, const at::Tensor& q, size_t seq_index, const AttentionSequence& seq,
+                                 const at::Tensor& out) const {
   const at::Tensor queries = q.slice(0, seq.first_row, seq.first_row + seq.num_queries);
   const kernels::PagedKvCache paged = PagedView(cache_, layer, step_.prefill_block_tables[seq_index]);
   const int64_t start = seq.start_position;
-  auto attend = [&](const std::vector<int64_t>& positions, const KeyVisibility& visibility, int64_t*) {
+  const AttentionConfig config = LayerAttentionConfig(seq, layer, dense_layers_);
+  auto attend = [&](const std::vector<int64_t>& positions, const KeyVisibility& visibility, const at::Tensor& rows,
+                    int64_t*) {
     const int64_t count = static_cast<int64_t>(positions.size());
-    at::Tensor rows = at::empty({count, queries.size(1), queries.size(2)}, queries.options());
-    if (count == 0) return rows;
+    if (count == 0) return;
     const int32_t first = static_cast<int32_t>(positions.front());
     if (positions.back() - first + 1 == count) {  // a run of consecutive queries
       const at::Tensor meta = UploadInts({0, static_cast<int32_t>(count), first}, q.device());
@@ -195,7 +197,7 @@ at::Tensor CudaPagedAttention::Prefill(int64_t layer, const at::Tensor& q, size_
       args.mask = MaskOf(visibility);
       args.softmax_scale = softmax_scale_;
       Check(kernels::PrefillAttention(args, CurrentStream()), "PrefillAttention", count);
-      return rows;
+      return;
     }
     std::vector<int32_t> meta{0, static_cast<int32_t>(count)};
     for (int64_t position : positions) meta.push_back(static_cast<int32_t>(position - start));
@@ -219,10 +221,23 @@ at::Tensor CudaPagedAttention::Prefill(int64_t layer, const at::Tensor& q, size_
     Check(kernels::GatheredAttention(args, workspace.data_ptr(), static_cast<size_t>(workspace.numel()),
                                      CurrentStream()),
           "GatheredAttention", count);
-    return rows;
   };
-  return CombinePrefillAttention(queries, start, seq.num_queries, seq.prompt_len,
-                                 LayerAttentionConfig(seq, layer, dense_layers_), LayerExtras(seq, layer), attend);
+  auto combine_rows = [&](const at::Tensor& sparse, const at::Tensor& dense, const at::Tensor& rows) {
+    kernels::DeltaCombineArgs args;
+    args.sparse = sparse.data_ptr();
+    args.sparse_row_stride = sparse.stride(0);
+    args.dense = dense.data_ptr();
+    args.dense_row_stride = dense.stride(0);
+    args.out = rows.data_ptr();
+    args.out_row_stride = rows.stride(0);
+    args.row_elems = static_cast<int>(rows.size(1) * rows.size(2));
+    args.plan = kernels::MakeDeltaChunkPlan(static_cast<int>(start), static_cast<int>(seq.num_queries),
+                                            static_cast<int>(seq.prompt_len), static_cast<int>(config.lambda));
+    args.mode = config.mode == AttentionMode::kDelta ? kernels::CorrectionMode::kDelta
+                                                     : kernels::CorrectionMode::kRecompute;
+    Check(kernels::DeltaCombine(args, CurrentStream()), "DeltaCombine", seq.num_queries);
+  };
+  CombinePrefillAttention(out, start, seq.prompt_len, config, LayerExtras(seq, layer), attend, combine_rows);
 }
 
 at::Tensor CudaPagedAttention::Forward(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
@@ -239,7 +254,7 @@ at::Tensor CudaPagedAttention::Forward(int64_t layer, const at::Tensor& q, const
                                    at::cuda::CUDAEvent(cudaEventDefault)});
       timing->start.record();
     }
-    out.slice(0, seq.first_row, seq.first_row + seq.num_queries).copy_(Prefill(layer, q, i, seq));
+    Prefill(layer, q, i, seq, out.slice(0, seq.first_row, seq.first_row + seq.num_queries));
     if (timing.has_value()) {
       timing->end.record();
       timings_.push_back(std::move(*timing));

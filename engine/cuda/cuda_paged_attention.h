@@ -16,7 +16,8 @@ namespace deltaserve {
 // cache write, one split-KV decode launch for every decoding sequence of the step, and per
 // prefill chunk the sparse (sink + window) and dense (anchors, tail, probes) launches that
 // CombinePrefillAttention asks for, so delta, recompute, carries and telemetry are the
-// CPU path's own logic.
+// CPU path's own logic. A delta or recompute chunk that starts on the anchor grid then
+// combines in one kernels::DeltaCombine pass written straight into the layer output.
 class CudaPagedAttention : public AttentionBackend {
  public:
   CudaPagedAttention(KvCache& cache, const ModelConfig& config, std::vector<int64_t> dense_layers);
@@ -59,7 +60,9 @@ class CudaPagedAttention : public AttentionBackend {
 
   void RopeAndStore(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) const;
   void Decode(int64_t layer, const at::Tensor& q, at::Tensor& out) const;
-  at::Tensor Prefill(int64_t layer, const at::Tensor& q, size_t seq_index, const AttentionSequence& seq) const;
+  // Writes the chunk's attention into `out`, its rows of the layer output.
+  void Prefill(int64_t layer, const at::Tensor& q, size_t seq_index, const AttentionSequence& seq,
+               const at::Tensor& out) const;
 
   KvCache& cache_;
   at::Tensor inv_freq_;  // [d / 2] float32 on the device
