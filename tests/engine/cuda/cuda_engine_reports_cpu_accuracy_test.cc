@@ -1,10 +1,13 @@
 // Issue 5, "accuracy on the GPU": the per-layer cosine figures that the engine reports for
 // sparse, recompute and delta prefill on CUDA equal the CPU engine's on the same inputs
-// within bf16 tolerance.
+// within bf16 tolerance, whether the GPU combines a chunk in one DeltaCombine pass or
+// through ATen ops.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <optional>
+#include <string>
+#include <tuple>
 
 #include "engine/runtime/llm_engine.h"
 #include "tests/engine/cuda/small_models.h"
@@ -14,12 +17,12 @@ namespace {
 
 constexpr double kCosineTolerance = 5e-3;
 
-std::vector<LayerAccuracy> ReportedAccuracy(ComputeDevice device, AttentionMode mode) {
+std::vector<LayerAccuracy> ReportedAccuracy(ComputeDevice device, AttentionMode mode, int64_t chunk) {
   const ModelConfig config = SmallLlama(128);
   EngineConfig engine_config;
   engine_config.device = device;
   engine_config.kv_cache_bytes = 64 << 20;
-  engine_config.max_num_batched_tokens = 512;
+  engine_config.max_num_batched_tokens = chunk;
   absl::StatusOr<std::unique_ptr<LLMEngine>> engine =
       LLMEngine::Create(config, SharpWeights(config, 7), nullptr, engine_config);
   EXPECT_TRUE(engine.ok()) << engine.status();
@@ -52,11 +55,17 @@ void ExpectNear(const std::optional<double>& gpu, const std::optional<double>& c
   }
 }
 
-class CudaEngineAccuracy : public ::testing::TestWithParam<AttentionMode> {};
+// Prefill chunk sizes, with lambda 16: chunks of 512 all start on the anchor grid and
+// combine in one DeltaCombine pass; of the chunks of 500, those at 500 and 1000 do not
+// and combine through ATen ops, with the delta carry.
+using ModeAndChunk = std::tuple<AttentionMode, int64_t>;
+
+class CudaEngineAccuracy : public ::testing::TestWithParam<ModeAndChunk> {};
 
 TEST_P(CudaEngineAccuracy, PerLayerCosinesEqualTheCpuEngines) {
-  const std::vector<LayerAccuracy> cpu = ReportedAccuracy(ComputeDevice::kCpu, GetParam());
-  const std::vector<LayerAccuracy> gpu = ReportedAccuracy(ComputeDevice::kCuda, GetParam());
+  const auto [mode, chunk] = GetParam();
+  const std::vector<LayerAccuracy> cpu = ReportedAccuracy(ComputeDevice::kCpu, mode, chunk);
+  const std::vector<LayerAccuracy> gpu = ReportedAccuracy(ComputeDevice::kCuda, mode, chunk);
   ASSERT_EQ(gpu.size(), cpu.size());
   ASSERT_FALSE(cpu.empty());
   for (size_t i = 0; i < cpu.size(); ++i) {
@@ -66,15 +75,18 @@ TEST_P(CudaEngineAccuracy, PerLayerCosinesEqualTheCpuEngines) {
     ExpectNear(gpu[i].probe_sparse, cpu[i].probe_sparse, "probe_sparse", cpu[i].layer);
     ExpectNear(gpu[i].probe_delta, cpu[i].probe_delta, "probe_delta", cpu[i].layer);
   }
-  if (GetParam() != AttentionMode::kSparse) {
+  if (mode != AttentionMode::kSparse) {
     EXPECT_GT(cpu[0].anchors, 0);
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, CudaEngineAccuracy,
-                         ::testing::Values(AttentionMode::kSparse, AttentionMode::kRecompute, AttentionMode::kDelta),
-                         [](const ::testing::TestParamInfo<AttentionMode>& mode) {
-                           return std::string(AttentionModeName(mode.param));
+                         ::testing::Combine(::testing::Values(AttentionMode::kSparse, AttentionMode::kRecompute,
+                                                              AttentionMode::kDelta),
+                                            ::testing::Values(int64_t{512}, int64_t{500})),
+                         [](const ::testing::TestParamInfo<ModeAndChunk>& param_info) {
+                           return std::string(AttentionModeName(std::get<0>(param_info.param))) + "_chunks_" +
+                                  std::to_string(std::get<1>(param_info.param));
                          });
 
 }  // namespace

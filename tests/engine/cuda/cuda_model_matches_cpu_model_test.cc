@@ -1,7 +1,9 @@
 // The model on CUDA (bf16, our kernels) computes what the CPU reference (float32)
-// computes, in every attention mode, chunked or not, through prefill and decode.
+// computes, in every attention mode, chunked or not, through prefill and decode, whether a
+// chunk combines delta attention in one DeltaCombine pass or through ATen ops.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -28,17 +30,23 @@ TEST_P(CudaModelMatchesCpu, PrefillAndDecodeLogits) {
   const AttentionConfig attention = Mode(mode);
 
   SingleSequence on_cpu(cpu);
-  SingleSequence on_gpu(gpu);
-  // 256 is on the lambda grid, 200 is not: the GPU then needs the delta carry.
   const at::Tensor cpu_logits = on_cpu.Prefill(prompt, kPromptLen, attention);
-  const at::Tensor gpu_logits = on_gpu.Prefill(prompt, 200, attention);
-  EXPECT_GT(Cosine(gpu_logits, cpu_logits), kMinLogitCosine);
-  EXPECT_EQ(gpu_logits.argmax().item<int64_t>(), cpu_logits.argmax().item<int64_t>());
+  // A delta or recompute chunk with anchors that starts on the lambda grid (16) combines in
+  // one DeltaCombine pass, any other through ATen ops. One shot and chunks of 256 are all on
+  // the grid; with chunks of 200 the chunk at 200 is not: it falls back, taking the delta
+  // carry that the one-pass chunk at 0 left, and the chunk at 400 is one pass again.
+  std::optional<SingleSequence> on_gpu;
+  for (int64_t chunk : {kPromptLen, int64_t{256}, int64_t{200}}) {
+    on_gpu.emplace(gpu);
+    const at::Tensor gpu_logits = on_gpu->Prefill(prompt, chunk, attention);
+    EXPECT_GT(Cosine(gpu_logits, cpu_logits), kMinLogitCosine) << "chunk " << chunk;
+    EXPECT_EQ(gpu_logits.argmax().item<int64_t>(), cpu_logits.argmax().item<int64_t>()) << "chunk " << chunk;
+  }
 
   int64_t token = cpu_logits.argmax().item<int64_t>();
   for (int64_t step = 0; step < 4; ++step) {
     const at::Tensor cpu_next = on_cpu.Decode(token, kPromptLen + step, kPromptLen, attention);
-    const at::Tensor gpu_next = on_gpu.Decode(token, kPromptLen + step, kPromptLen, attention);
+    const at::Tensor gpu_next = on_gpu->Decode(token, kPromptLen + step, kPromptLen, attention);
     EXPECT_GT(Cosine(gpu_next, cpu_next), kMinLogitCosine) << "decode step " << step;
     token = cpu_next.argmax().item<int64_t>();
   }
@@ -56,8 +64,10 @@ TEST_P(CudaModelMatchesCpu, ChunkedPrefillMatchesOneShotOnTheGpu) {
   const at::Tensor actual = chunked.Prefill(prompt, 97, Mode(mode));
   // Bitwise equality is not the contract: a chunk's anchors are split across blocks
   // differently from the whole prompt's, so their fp32 partials merge in another order and
-  // round to other bf16 values (delta d128 reached 0.999895 on an H100). Still 25 times
-  // tighter than the GPU-vs-CPU bound.
+  // round to other bf16 values (delta d128 reached 0.999895 on an H100), and the whole
+  // prompt combines in one DeltaCombine pass while most chunks of 97 (off the lambda grid)
+  // round the correction once more through ATen ops. Still 25 times tighter than the
+  // GPU-vs-CPU bound.
   EXPECT_GT(Cosine(actual, expected), 0.9998);
 }
 
