@@ -6,8 +6,9 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 
-#include "kernels/paged_attention_kernel.cuh"
+#include "kernels/attention_kernel.h"
 
 namespace deltaserve::kernels {
 namespace {
@@ -35,19 +36,29 @@ bool ValidHeads(int num_heads, const PagedKvCache& cache) {
          num_heads / cache.num_kv_heads <= detail::kLargeTileRows;
 }
 
-// One instantiation of PagedAttentionKernel and what launching it takes.
-struct AttentionKernel {
-  void (*kernel)(AttentionProblem);
-  int head_dim;
-  int tile_rows;
-  int threads;
-  int shared_bytes;
-};
+using detail::AttentionKernel;
 
 template <int kHeadDim, int kTileRows>
 AttentionKernel Instance() {
-  return {detail::PagedAttentionKernel<kHeadDim, kTileRows>, kHeadDim, kTileRows,
+  return {detail::PagedAttentionKernel<kHeadDim, kTileRows>, kHeadDim, kTileRows, detail::kTileKeys,
           detail::TileShape<kTileRows>::kThreads, detail::AttentionSharedBytes<kHeadDim, kTileRows>()};
+}
+
+// The wgmma kernel serves head_dim 128 in 128-row tiles on compute capability 9.0 unless
+// DELTASERVE_PORTABLE_ATTENTION is set (to compare the two, or test the portable one there).
+bool UseSm90Kernel() {
+  static const bool use = [] {
+    int device = 0;
+    int major = 0;
+    int minor = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+      return false;
+    }
+    return major == 9 && minor == 0 && std::getenv("DELTASERVE_PORTABLE_ATTENTION") == nullptr;
+  }();
+  return use;
 }
 
 AttentionKernel SelectKernel(int head_dim, int tile_rows) {
@@ -55,7 +66,8 @@ AttentionKernel SelectKernel(int head_dim, int tile_rows) {
   if (head_dim == 64) {
     return small ? Instance<64, detail::kSmallTileRows>() : Instance<64, detail::kLargeTileRows>();
   }
-  return small ? Instance<128, detail::kSmallTileRows>() : Instance<128, detail::kLargeTileRows>();
+  if (small) return Instance<128, detail::kSmallTileRows>();
+  return UseSm90Kernel() ? detail::Sm90AttentionKernel() : Instance<128, detail::kLargeTileRows>();
 }
 
 // Launches and occupancy queries both need the kernel allowed its dynamic shared memory
@@ -144,17 +156,18 @@ struct KeySplit {
 
 // Key splits that make the grid about kTargetWaves waves of resident blocks, within the
 // workspace (no workspace, or no rows: one split), each of at least min_tiles tiles of the
-// longest key range: kMinKeyTilesPerSplit while the unsplit grid is under half a wave,
-// kMinKeyTilesPerBusySplit from there on. Each block cuts its own key range into these
+// longest key range: kMinKeysPerSplit keys while the unsplit grid is under half a wave,
+// kMinKeysPerBusySplit from there on. Each block cuts its own key range into these
 // splits (MakeKeyTileList), so shorter sequences stay balanced.
 KeySplit ChooseKeySplit(const AttentionProblem& p, const AttentionKernel& k, int num_seqs, int max_rows_per_seq,
                         int max_position, std::size_t workspace_bytes) {
-  const int key_tiles = max_position / detail::kTileKeys + 1;
+  const int key_tiles = max_position / k.tile_keys + 1;
   const std::int64_t blocks = static_cast<std::int64_t>(CeilDiv(max_rows_per_seq, p.tokens_per_tile)) *
                               num_seqs * p.num_kv_heads;
   const std::size_t split_bytes = GatheredAttentionWorkspaceBytes(p.num_rows, p.num_heads, k.head_dim, 1);
   const std::int64_t wave = static_cast<std::int64_t>(MultiprocessorCount()) * ResidentBlocksPerSm(k);
-  const int min_tiles = 2 * blocks >= wave ? detail::kMinKeyTilesPerBusySplit : detail::kMinKeyTilesPerSplit;
+  const int min_keys = 2 * blocks >= wave ? detail::kMinKeysPerBusySplit : detail::kMinKeysPerSplit;
+  const int min_tiles = CeilDiv(min_keys, k.tile_keys);
   std::int64_t splits = CeilDiv(kTargetWaves * wave, blocks);
   splits = std::min<std::int64_t>({splits, CeilDiv(key_tiles, min_tiles), kMaxKeySplits,
                                    static_cast<std::int64_t>(split_bytes ? workspace_bytes / split_bytes : 0)});

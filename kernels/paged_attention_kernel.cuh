@@ -23,13 +23,13 @@
 namespace deltaserve::kernels::detail {
 
 constexpr int kTileKeys = 32;  // 64 would need more than 255 registers at 32 rows per warp
-// Key tiles a split takes at least. A split costs its block a prologue (Q, the first K/V
+// Keys a split takes at least. A split costs its block a prologue (Q, the first K/V
 // stage) and a partial write, and the launch a merge: short splits pay only while the grid
 // is too small to keep the GPU busy. On an H200, 64 decode sequences x 1K keys (512
-// blocks) read at 0.89x copy bandwidth unsplit and 0.74x in 3 splits of 11 tiles, while 64
-// x 4K gained from 4 splits of 32 tiles (0.92x) and a lone 8K sequence from 32 of 8.
-constexpr int kMinKeyTilesPerSplit = 8;       // grids under half a wave of resident blocks
-constexpr int kMinKeyTilesPerBusySplit = 32;  // grids of half a wave or more
+// blocks) read at 0.89x copy bandwidth unsplit and 0.74x in 3 splits of 352 keys, while 64
+// x 4K gained from 4 splits of 1024 (0.92x) and a lone 8K sequence from 32 of 256.
+constexpr int kMinKeysPerSplit = 256;       // grids under half a wave of resident blocks
+constexpr int kMinKeysPerBusySplit = 1024;  // grids of half a wave or more
 constexpr int kLargeTileRows = 128;
 constexpr int kSmallTileRows = 16;
 
@@ -93,7 +93,8 @@ struct AttentionProblem {
   float* partial_lse;  // [splits][num_rows][num_heads]
 };
 
-// The key tiles one block visits: [first_a, first_a + count_a) then [first_b, ...).
+// The key tiles (of kKeys keys) one block visits: [first_a, first_a + count_a) then
+// [first_b, ...).
 struct KeyTileList {
   int first_a, count_a, first_b, count_b;
   __device__ int size() const { return count_a + count_b; }
@@ -104,14 +105,14 @@ struct KeyTileList {
 // equal parts of at least p.min_split_tiles tiles: the host sizes gridDim.z for the
 // longest sequence a launch may see (a CUDA graph's max_model_len), and a block with
 // fewer keys still spreads them over several splits, leaving the last ones empty.
-__device__ inline KeyTileList MakeKeyTileList(const AttentionProblem& p, int pos_min,
-                                              int pos_max) {
-  const int key_tiles = pos_max / kTileKeys + 1;
+template <int kKeys>
+__device__ inline KeyTileList MakeKeyTileList(const AttentionProblem& p, int pos_min, int pos_max) {
+  const int key_tiles = pos_max / kKeys + 1;
   int sink_end = 0;
   int window_begin = 0;
   if (p.window > 0) {
-    sink_end = min((p.sink + kTileKeys - 1) / kTileKeys, key_tiles);
-    window_begin = max(max(pos_min - p.window + 1, 0) / kTileKeys, sink_end);
+    sink_end = min((p.sink + kKeys - 1) / kKeys, key_tiles);
+    window_begin = max(max(pos_min - p.window + 1, 0) / kKeys, sink_end);
   }
   // Whole list: tiles [0, sink_end), then [window_begin, key_tiles). This block's part of
   // it: list indices [begin, end).
@@ -147,6 +148,90 @@ __device__ inline std::int64_t KeyRowOffset(const AttentionProblem& p, int seq, 
          kv_head * p.kv_head_stride;
 }
 
+// The rows of one thread block: tile `tile` of a sequence's rows for one KV head; tile row
+// r is token r / group (output row tile_row[r / group], position tile_pos[r / group]) and
+// query head kv_head * group + r % group.
+struct BlockRows {
+  int seq;
+  int kv_head;
+  int valid_rows;
+  int pos_min;
+  int pos_max;
+};
+
+// Decodes blockIdx.x and fills tile_row / tile_pos [tokens_per_tile]. Every thread calls it
+// (it synchronises the block); false, for the whole block alike, when the tile lies past
+// its sequence's rows.
+__device__ inline bool LoadBlockRows(const AttentionProblem& p, int* tile_row, int* tile_pos, BlockRows& b) {
+  const int seq_head = static_cast<int>(blockIdx.x) % p.seq_heads;
+  b.seq = seq_head / p.num_kv_heads;
+  b.kv_head = seq_head % p.num_kv_heads;
+  const int seq_first_row = p.cu_rows ? p.cu_rows[b.seq] : b.seq;
+  const int seq_rows = p.cu_rows ? p.cu_rows[b.seq + 1] - seq_first_row : 1;
+  // Causal tiles late in a sequence carry the most keys. Blocks start in blockIdx order,
+  // so ranking tiles longest first across every sequence and head balances the last wave
+  // (it matters when the grid is a few waves, as for anchor rows).
+  const int row_tiles = static_cast<int>(gridDim.x) / p.seq_heads;
+  const int tile = row_tiles - 1 - static_cast<int>(blockIdx.x) / p.seq_heads;
+  const int first_local = tile * p.tokens_per_tile;
+  if (first_local >= seq_rows) return false;
+  const int tile_tokens = min(p.tokens_per_tile, seq_rows - first_local);
+  b.valid_rows = tile_tokens * p.group;
+  if (static_cast<int>(threadIdx.x) < tile_tokens) {
+    const int local = first_local + static_cast<int>(threadIdx.x);
+    const int row = seq_first_row + local;
+    tile_row[threadIdx.x] = row;
+    tile_pos[threadIdx.x] = p.row_pos ? p.row_pos[row] : p.base_pos[b.seq] + p.pos_bias + local;
+  }
+  __syncthreads();
+  b.pos_min = INT_MAX;
+  b.pos_max = -1;
+  for (int t = 0; t < tile_tokens; ++t) {
+    b.pos_min = min(b.pos_min, tile_pos[t]);
+    b.pos_max = max(b.pos_max, tile_pos[t]);
+  }
+  return true;
+}
+
+// Query vector of tile row `row` (< valid_rows), 16-byte chunk `chunk`.
+__device__ inline const __nv_bfloat16* QueryChunk(const AttentionProblem& p, const int* tile_row,
+                                                  const BlockRows& b, int row, int chunk) {
+  const int out_row = tile_row[row / p.group];
+  const int q_row = p.row_token ? p.row_token[out_row] : out_row;
+  const int head = b.kv_head * p.group + row % p.group;
+  return p.q + q_row * p.q_row_stride + head * p.q_head_stride + chunk * 8;
+}
+
+// Writes tile row `row` from a thread that holds its unnormalised output columns
+// 8 t + 2 (lane % 4) + {0, 1} for every 8-column tile t as pair(t), with the row's
+// softmax sum (already reduced over the 4 lanes) and running maximum: bf16 output rows
+// unsplit, fp32 partials and the log2-sum-exp with gridDim.z > 1.
+template <int kHeadDim, typename PairOf>
+__device__ inline void StoreOutputRow(const AttentionProblem& p, const int* tile_row, const BlockRows& b,
+                                      int row, int lane, float sum, float row_max, PairOf pair) {
+  const int out_row = tile_row[row / p.group];
+  const int head = b.kv_head * p.group + row % p.group;
+  const float inv_sum = sum > 0.f ? 1.f / sum : 0.f;
+  const int column = 2 * (lane & 3);
+  if (gridDim.z == 1) {
+    __nv_bfloat16* dst = p.out + out_row * p.out_row_stride + head * p.out_head_stride + column;
+#pragma unroll
+    for (int t = 0; t < kHeadDim / 8; ++t) {
+      const float2 v = pair(t);
+      *reinterpret_cast<__nv_bfloat162*>(dst + t * 8) = __floats2bfloat162_rn(v.x * inv_sum, v.y * inv_sum);
+    }
+    return;
+  }
+  const std::int64_t slot = (static_cast<std::int64_t>(blockIdx.z) * p.num_rows + out_row) * p.num_heads + head;
+  float* dst = p.partial_out + slot * kHeadDim + column;
+#pragma unroll
+  for (int t = 0; t < kHeadDim / 8; ++t) {
+    const float2 v = pair(t);
+    *reinterpret_cast<float2*>(dst + t * 8) = make_float2(v.x * inv_sum, v.y * inv_sum);
+  }
+  if ((lane & 3) == 0) p.partial_lse[slot] = sum > 0.f ? row_max * p.scale_log2 + log2f(sum) : -INFINITY;
+}
+
 // Two blocks per SM caps the 128-row tile at 255 registers per thread; the one-warp tile
 // stays far below any cap.
 template <int kHeadDim, int kTileRows>
@@ -170,48 +255,21 @@ __global__ void __launch_bounds__(TileShape<kTileRows>::kThreads, 2)
   const std::uint32_t k_smem = q_smem + kQBytes;
   const std::uint32_t v_smem = k_smem + kKvStages * kKvTileBytes;
 
-  const int seq_head = static_cast<int>(blockIdx.x) % p.seq_heads;
-  const int seq = seq_head / p.num_kv_heads;
-  const int kv_head = seq_head % p.num_kv_heads;
-  const int seq_first_row = p.cu_rows ? p.cu_rows[seq] : seq;
-  const int seq_rows = p.cu_rows ? p.cu_rows[seq + 1] - seq_first_row : 1;
-  // Causal tiles late in a sequence carry the most keys. Blocks start in blockIdx order,
-  // so ranking tiles longest first across every sequence and head balances the last wave
-  // (it matters when the grid is a few waves, as for anchor rows).
-  const int row_tiles = static_cast<int>(gridDim.x) / p.seq_heads;
-  const int tile = row_tiles - 1 - static_cast<int>(blockIdx.x) / p.seq_heads;
-  const int first_local = tile * p.tokens_per_tile;
-  if (first_local >= seq_rows) return;
-  const int tile_tokens = min(p.tokens_per_tile, seq_rows - first_local);
-  const int valid_rows = tile_tokens * p.group;
-
-  if (static_cast<int>(threadIdx.x) < tile_tokens) {
-    const int local = first_local + static_cast<int>(threadIdx.x);
-    const int row = seq_first_row + local;
-    tile_row[threadIdx.x] = row;
-    tile_pos[threadIdx.x] = p.row_pos ? p.row_pos[row] : p.base_pos[seq] + p.pos_bias + local;
-  }
-  __syncthreads();
-  int pos_min = INT_MAX;
-  int pos_max = -1;
-  for (int t = 0; t < tile_tokens; ++t) {
-    pos_min = min(pos_min, tile_pos[t]);
-    pos_max = max(pos_max, tile_pos[t]);
-  }
-  const KeyTileList tiles = MakeKeyTileList(p, pos_min, pos_max);
+  BlockRows b;
+  if (!LoadBlockRows(p, tile_row, tile_pos, b)) return;
+  const int seq = b.seq;
+  const int kv_head = b.kv_head;
+  const int valid_rows = b.valid_rows;
+  const int pos_min = b.pos_min;
+  const int pos_max = b.pos_max;
+  const KeyTileList tiles = MakeKeyTileList<kTileKeys>(p, pos_min, pos_max);
 
   for (int idx = threadIdx.x; idx < kTileRows * kChunks; idx += kThreads) {
     const int row = idx / kChunks;
     const int chunk = idx % kChunks;
     const bool valid = row < valid_rows;
-    const __nv_bfloat16* src = p.q;
-    if (valid) {
-      const int out_row = tile_row[row / p.group];
-      const int q_row = p.row_token ? p.row_token[out_row] : out_row;
-      const int head = kv_head * p.group + row % p.group;
-      src += q_row * p.q_row_stride + head * p.q_head_stride + chunk * 8;
-    }
-    CopyAsync16(q_smem + PaddedOffset<kHeadDim>(row, chunk), src, valid);
+    CopyAsync16(q_smem + PaddedOffset<kHeadDim>(row, chunk), valid ? QueryChunk(p, tile_row, b, row, chunk) : p.q,
+                valid);
   }
   const bool offset_thread = threadIdx.x < kTileKeys;
   auto key_offset_of_tile = [&](int list_index) {
@@ -397,30 +455,9 @@ __global__ void __launch_bounds__(TileShape<kTileRows>::kThreads, 2)
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
       const int row = warp_row0 + m * 16 + half * 8 + lane / 4;
       if (row >= valid_rows) continue;
-      const int out_row = tile_row[row / p.group];
-      const int head = kv_head * p.group + row % p.group;
-      const float inv_sum = sum > 0.f ? 1.f / sum : 0.f;
-      if (gridDim.z == 1) {
-        __nv_bfloat16* dst = p.out + out_row * p.out_row_stride + head * p.out_head_stride;
-#pragma unroll
-        for (int d = 0; d < kHeadDim / 8; ++d) {
-          *reinterpret_cast<__nv_bfloat162*>(dst + d * 8 + 2 * (lane & 3)) = __floats2bfloat162_rn(
-              acc[m][d][2 * half] * inv_sum, acc[m][d][2 * half + 1] * inv_sum);
-        }
-      } else {
-        const std::int64_t slot =
-            (static_cast<std::int64_t>(blockIdx.z) * p.num_rows + out_row) * p.num_heads + head;
-        float* dst = p.partial_out + slot * kHeadDim;
-#pragma unroll
-        for (int d = 0; d < kHeadDim / 8; ++d) {
-          *reinterpret_cast<float2*>(dst + d * 8 + 2 * (lane & 3)) =
-              make_float2(acc[m][d][2 * half] * inv_sum, acc[m][d][2 * half + 1] * inv_sum);
-        }
-        if ((lane & 3) == 0) {
-          p.partial_lse[slot] =
-              sum > 0.f ? row_max[m][half] * p.scale_log2 + log2f(sum) : -INFINITY;
-        }
-      }
+      StoreOutputRow<kHeadDim>(p, tile_row, b, row, lane, sum, row_max[m][half], [&](int t) {
+        return make_float2(acc[m][t][2 * half], acc[m][t][2 * half + 1]);
+      });
     }
   }
 }

@@ -10,7 +10,9 @@
 # STAGES picks what runs after the build (default: all of
 # "kernel-tests engine-tests sanitizer prefill decode-kernel serving"); BUILD_TARGETS limits
 # the build to what those stages need (e.g. "deltaserve deltaserve-bench cuda_engine_test");
-# BENCH_LENGTHS / BASELINE_LENGTHS set the prefill benchmark's lengths, DECODE_SHAPES the
+# BENCH_LENGTHS / BASELINE_LENGTHS set the prefill benchmark's lengths (PORTABLE_LENGTHS
+# reruns it in the same call on the portable mma.sync kernel, which an sm_90 card otherwise
+# never runs for head_dim 128; empty skips that), DECODE_SHAPES the
 # decode benchmark's BATCHxCONTEXT shapes (empty: its defaults), and
 # bench-gpu-serving.sh's own variables pass through.
 set -uo pipefail
@@ -20,6 +22,7 @@ BUNDLE=${BUNDLE:-.airgap-bundle}
 STAGES=${STAGES:-"kernel-tests engine-tests sanitizer prefill decode-kernel serving"}
 BENCH_LENGTHS=${BENCH_LENGTHS:-"8192 32768 131072 524288 1048576"}
 BASELINE_LENGTHS=${BASELINE_LENGTHS:-"8192 32768 131072"}
+PORTABLE_LENGTHS=${PORTABLE_LENGTHS-"8192 32768 131072"}
 DECODE_SHAPES=${DECODE_SHAPES:-}
 mkdir -p "$OUT"
 export OUT
@@ -46,7 +49,12 @@ gtest_run() {
   summary+=("$name rc=$rc: $(grep -E '^\[  PASSED  \]' "$OUT/$name.log") $(grep -cE '^\[  FAILED  \].*\(' "$OUT/$name.log") failed")
 }
 
-if stage kernel-tests; then gtest_run kernel-tests "$BUILD/tests/kernels/deltaserve_kernels_test"; fi
+if stage kernel-tests; then
+  gtest_run kernel-tests "$BUILD/tests/kernels/deltaserve_kernels_test"
+  # On sm_90 the tests above ran the wgmma kernel for head_dim 128; the portable one too.
+  DELTASERVE_PORTABLE_ATTENTION=1 gtest_run kernel-tests-portable "$BUILD/tests/kernels/deltaserve_kernels_test" \
+    --gtest_filter='*Prefill*:*Gathered*:*Decode*'
+fi
 if stage engine-tests; then gtest_run engine-tests "$BUILD/tests/engine/cuda/cuda_engine_test"; fi
 
 if stage sanitizer; then
@@ -65,6 +73,12 @@ if stage prefill; then
   timeout 400 "$BUILD/kernels/deltaserve_prefill_attention_bench" --baseline "$OUT/baseline.txt" $BENCH_LENGTHS \
     >"$OUT/prefill-bench.txt" 2>>"$OUT/bench.err"
   summary+=("prefill bench rc=$?")
+  if [[ -n "$PORTABLE_LENGTHS" ]]; then
+    # shellcheck disable=SC2086
+    DELTASERVE_PORTABLE_ATTENTION=1 timeout 300 "$BUILD/kernels/deltaserve_prefill_attention_bench" \
+      --baseline "$OUT/baseline.txt" $PORTABLE_LENGTHS >"$OUT/prefill-bench-portable.txt" 2>>"$OUT/bench.err"
+    summary+=("prefill bench (portable kernel) rc=$?")
+  fi
 fi
 
 if stage decode-kernel; then
@@ -81,6 +95,6 @@ fi
 
 echo "== $(cat "$OUT/device.txt")"
 printf '%s\n' "${summary[@]}"
-for table in prefill-bench decode-kernel-bench serving-bench; do
+for table in prefill-bench prefill-bench-portable decode-kernel-bench serving-bench; do
   [[ -f "$OUT/$table.txt" ]] && { echo "== $table"; tail -30 "$OUT/$table.txt"; }
 done
