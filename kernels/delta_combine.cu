@@ -40,17 +40,24 @@ __global__ void DeltaCombineKernel(DeltaCombineArgs a) {
     return;
   }
   const int anchor = a.plan.anchor_of(pos);
-  const __nv_bfloat16* anchor_sparse = sparse + (anchor - a.plan.start) * a.sparse_row_stride;
-  const __nv_bfloat16* anchor_dense = dense + a.plan.dense_row_of(anchor) * a.dense_row_stride;
+  // The correction dense[a] - sparse[a] in fp32, or as carried when a precedes the chunk.
+  const bool carried = anchor < a.plan.start;
+  const __nv_bfloat16* anchor_dense = carried ? static_cast<const __nv_bfloat16*>(a.carry)
+                                              : dense + a.plan.dense_row_of(anchor) * a.dense_row_stride;
+  const __nv_bfloat16* anchor_sparse = carried ? nullptr : sparse + (anchor - a.plan.start) * a.sparse_row_stride;
   for (int v = threadIdx.x; v < vecs; v += kThreads) {
     const Bf16x8 x = Load8(own, v);
     const Bf16x8 ds = Load8(anchor_dense, v);
-    const Bf16x8 sp = Load8(anchor_sparse, v);
+    float correction[8];
+    for (int i = 0; i < 8; ++i) correction[i] = ds[i];
+    if (!carried) {
+      const Bf16x8 sp = Load8(anchor_sparse, v);
+      for (int i = 0; i < 8; ++i) correction[i] -= sp[i];
+    }
     uint4 result;
     auto* r = reinterpret_cast<__nv_bfloat162*>(&result);
     for (int i = 0; i < 4; ++i) {
-      r[i] = __floats2bfloat162_rn(x[2 * i] + (ds[2 * i] - sp[2 * i]),
-                                   x[2 * i + 1] + (ds[2 * i + 1] - sp[2 * i + 1]));
+      r[i] = __floats2bfloat162_rn(x[2 * i] + correction[2 * i], x[2 * i + 1] + correction[2 * i + 1]);
     }
     out_row[v] = result;
   }
@@ -60,11 +67,13 @@ __global__ void DeltaCombineKernel(DeltaCombineArgs a) {
 
 cudaError_t DeltaCombine(const DeltaCombineArgs& a, cudaStream_t stream) {
   const DeltaChunkPlan& plan = a.plan;
-  const bool corrected_rows = plan.prefix_end > plan.start;
+  // A chunk off the grid below prefix_end opens with rows of an earlier anchor: plain
+  // sparse rows in recompute mode, rows that need the carry in delta mode.
   if (!a.sparse || !a.dense || !a.out || a.out == a.sparse || plan.lambda <= 0 || plan.len < 0 ||
       a.row_elems <= 0 || a.row_elems % 8 != 0 || a.sparse_row_stride % 8 != 0 ||
       a.dense_row_stride % 8 != 0 || a.out_row_stride % 8 != 0 ||
-      (corrected_rows && plan.start % plan.lambda != 0)) {
+      (a.mode == CorrectionMode::kDelta && !a.carry && plan.prefix_end > plan.start &&
+       plan.start % plan.lambda != 0)) {
     return cudaErrorInvalidValue;
   }
   if (plan.len == 0) return cudaSuccess;

@@ -3,6 +3,9 @@
 //   recompute: out[i] = dense[i] at anchors, sparse[i] elsewhere below prefix_end
 // and out[i] = dense[i] for the tail. Rows are [H * d] bf16; row t of sparse/out is
 // position plan.start + t, dense rows follow the plan's order (kernels/delta_plan.h).
+// A delta chunk that starts off the lambda grid below prefix_end opens with rows of an
+// anchor a before it: they take out[i] = sparse[i] + carry, carry = dense[a] - sparse[a]
+// handed over from the chunk that computed a.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -25,11 +28,15 @@ struct DeltaCombineArgs {
   int row_elems = 0;  // num_heads * head_dim, a multiple of 8
   DeltaChunkPlan plan;
   CorrectionMode mode = CorrectionMode::kDelta;
+  // [row_elems] bf16, 16-byte aligned: the correction of anchor plan.anchor_of(plan.start)
+  // if it lies before the chunk (delta mode only; null otherwise). Unlike an anchor inside
+  // the chunk, whose dense - sparse stays in fp32, it arrives rounded to bf16 (the engine's
+  // carry is a bf16 tensor), so its rows round twice, as the engine's ATen combine does.
+  const void* carry = nullptr;
 };
 
-// cudaErrorInvalidValue when a corrected row's anchor lies before the chunk (a chunk that
-// reaches below prefix_end must start on the lambda grid) or the shapes are not 16-byte
-// aligned.
+// cudaErrorInvalidValue when a delta chunk opens with rows whose anchor lies before it and
+// no carry is given, or the shapes are not 16-byte aligned.
 cudaError_t DeltaCombine(const DeltaCombineArgs& args, cudaStream_t stream);
 
 }  // namespace deltaserve::kernels

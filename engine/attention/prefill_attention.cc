@@ -65,7 +65,8 @@ QueryPlan PlanQueries(int64_t start, int64_t end, int64_t prompt_len, const Atte
 struct GroupCorrections {
   int64_t lambda;
   int64_t first_group;
-  at::Tensor values;  // [groups, H, d]
+  at::Tensor values;   // [groups, H, d]
+  at::Tensor carried;  // [H, d], the carry's correction when the first group's anchor lies in an earlier chunk
 
   // The correction of each of `positions`, [n, H, d].
   at::Tensor At(std::vector<int64_t> positions) const {
@@ -80,12 +81,13 @@ struct GroupCorrections {
 GroupCorrections CollectCorrections(const DeltaLayout& layout, int64_t start, const at::Tensor& anchor_corrections,
                                     const DeltaCarry* carry) {
   const int64_t first_anchor = layout.AnchorOf(start);
-  GroupCorrections corrections{layout.lambda(), layout.GroupOf(start), anchor_corrections};
+  GroupCorrections corrections{layout.lambda(), layout.GroupOf(start), anchor_corrections, {}};
   if (first_anchor == start) return corrections;
   TORCH_CHECK(carry != nullptr && carry->anchor == first_anchor, "delta attention: the chunk starting at position ",
               start, " needs the correction of anchor ", first_anchor,
               " from the previous chunk of this sequence and layer (pass the DeltaCarry it filled)");
   corrections.values = at::cat({carry->correction.unsqueeze(0), anchor_corrections});
+  corrections.carried = carry->correction.contiguous();
   return corrections;
 }
 
@@ -107,8 +109,8 @@ void CombinePrefillAttention(const at::Tensor& out, int64_t start, int64_t promp
   const QueryPlan plan = PlanQueries(start, start + num_queries, prompt_len, config);
   const int64_t sparse_count = plan.sparse_end - start;
   const int64_t anchor_count = static_cast<int64_t>(plan.anchors.size());
-  // A chunk with anchors that starts on the grid finds every correction it needs in itself.
-  const bool one_pass = combine_rows != nullptr && anchor_count > 0 && start % config.lambda == 0;
+  // A chunk with anchors finds every correction it needs in itself or the carry.
+  const bool one_pass = combine_rows != nullptr && anchor_count > 0;
   auto rows_like_out = [&](size_t count) {
     return at::empty({static_cast<int64_t>(count), out.size(1), out.size(2)}, out.options());
   };
@@ -133,10 +135,12 @@ void CombinePrefillAttention(const at::Tensor& out, int64_t start, int64_t promp
   const at::Tensor anchor_dense = dense.slice(0, 0, anchor_count);
   const at::Tensor probe_sparse = sparse.index_select(0, RowsOf(plan.probes, start, device));
 
+  at::Tensor carried;  // read before this chunk replaces the carry with its own
   if (config.mode == AttentionMode::kDelta && sparse_count > 0) {
     const at::Tensor anchor_corrections = anchor_dense - anchor_sparse;
     const GroupCorrections corrections =
         CollectCorrections(DeltaLayout(prompt_len, config.lambda), start, anchor_corrections, extras.carry);
+    carried = corrections.carried;
     if (!one_pass) out_sparse.add_(corrections.At(sparse_positions));
     if (extras.carry != nullptr && anchor_count > 0) {
       *extras.carry = DeltaCarry{plan.anchors.back(), anchor_corrections[anchor_count - 1].clone()};
@@ -147,7 +151,7 @@ void CombinePrefillAttention(const at::Tensor& out, int64_t start, int64_t promp
     }
   }
   if (one_pass) {
-    combine_rows(sparse, dense, out);
+    combine_rows(sparse, dense, carried, out);
   } else if (anchor_count > 0) {
     out.index_copy_(0, RowsOf(plan.dense, start, device), dense);
   }

@@ -76,18 +76,20 @@ using AttendPositionsFn = std::function<void(const std::vector<int64_t>& positio
 
 // A device's one-pass delta / recompute combine (kernels::DeltaCombine on CUDA): writes
 // `out`, all rows of the chunk, from `sparse`, the rows of its positions before the dense
-// tail, and `dense`, its dense rows in kernels/delta_plan.h's order (the anchors, then the
-// tail). Asked only for a chunk that starts on an anchor and so needs no carried
-// correction; `sparse` never aliases `out`.
-using CombineRowsFn = std::function<void(const at::Tensor& sparse, const at::Tensor& dense, const at::Tensor& out)>;
+// tail, `dense`, its dense rows in kernels/delta_plan.h's order (the anchors, then the
+// tail), and in delta mode `carry`, the contiguous [H, d] correction of the anchor before
+// the chunk that its first rows belong to (undefined when the chunk starts on the grid or
+// in recompute mode). Asked only for a chunk with anchors; `sparse` never aliases `out`.
+using CombineRowsFn = std::function<void(const at::Tensor& sparse, const at::Tensor& dense, const at::Tensor& carry,
+                                         const at::Tensor& out)>;
 
 // One layer's prefill attention for the queries at [start, start + out.size(0)) of one
 // sequence, written into `out` [.., H, d], on any device: which rows are sparse, dense,
 // anchors and probes, the delta correction (with its carry across chunks) and the
 // telemetry, with `attend` doing the attention itself. Sparse and dense rows are written
 // straight into `out` where they are one run of it. A delta or recompute chunk with
-// anchors combines through `combine_rows` when it is given and the chunk starts on the
-// anchor grid, otherwise through ATen ops in place.
+// anchors combines through `combine_rows` when it is given, otherwise through ATen ops in
+// place.
 void CombinePrefillAttention(const at::Tensor& out, int64_t start, int64_t prompt_len, const AttentionConfig& config,
                              const PrefillAttentionExtras& extras, const AttendPositionsFn& attend,
                              const CombineRowsFn& combine_rows = nullptr);

@@ -222,7 +222,8 @@ void CudaPagedAttention::Prefill(int64_t layer, const at::Tensor& q, size_t seq_
                                      CurrentStream()),
           "GatheredAttention", count);
   };
-  auto combine_rows = [&](const at::Tensor& sparse, const at::Tensor& dense, const at::Tensor& rows) {
+  auto combine_rows = [&](const at::Tensor& sparse, const at::Tensor& dense, const at::Tensor& carry,
+                          const at::Tensor& rows) {
     kernels::DeltaCombineArgs args;
     args.sparse = sparse.data_ptr();
     args.sparse_row_stride = sparse.stride(0);
@@ -235,6 +236,7 @@ void CudaPagedAttention::Prefill(int64_t layer, const at::Tensor& q, size_t seq_
                                             static_cast<int>(seq.prompt_len), static_cast<int>(config.lambda));
     args.mode = config.mode == AttentionMode::kDelta ? kernels::CorrectionMode::kDelta
                                                      : kernels::CorrectionMode::kRecompute;
+    args.carry = carry.defined() ? carry.data_ptr() : nullptr;
     Check(kernels::DeltaCombine(args, CurrentStream()), "DeltaCombine", seq.num_queries);
   };
   CombinePrefillAttention(out, start, seq.prompt_len, config, LayerExtras(seq, layer), attend, combine_rows);

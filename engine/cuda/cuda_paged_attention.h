@@ -16,8 +16,9 @@ namespace deltaserve {
 // cache write, one split-KV decode launch for every decoding sequence of the step, and per
 // prefill chunk the sparse (sink + window) and dense (anchors, tail, probes) launches that
 // CombinePrefillAttention asks for, so delta, recompute, carries and telemetry are the
-// CPU path's own logic. A delta or recompute chunk that starts on the anchor grid then
-// combines in one kernels::DeltaCombine pass written straight into the layer output.
+// CPU path's own logic. A delta or recompute chunk with anchors then combines in one
+// kernels::DeltaCombine pass written straight into the layer output, on or off the anchor
+// grid (a delta chunk off it hands the kernel the carried correction).
 class CudaPagedAttention : public AttentionBackend {
  public:
   CudaPagedAttention(KvCache& cache, const ModelConfig& config, std::vector<int64_t> dense_layers);

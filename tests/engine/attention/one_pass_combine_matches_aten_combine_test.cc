@@ -1,7 +1,8 @@
 // CombinePrefillAttention hands a device's one-pass combine (kernels::DeltaCombine on
-// CUDA) the sparse and dense rows of a chunk in the layout kernels/delta_plan.h describes:
-// combining them by the kernel's formula gives the ATen combine's output, carry and
-// telemetry, and only chunks with anchors that start on the anchor grid are handed over.
+// CUDA) the sparse and dense rows of a chunk in the layout kernels/delta_plan.h describes,
+// and in delta mode the carried correction of the anchor before a chunk off the anchor
+// grid: combining them by the kernel's formula gives the ATen combine's output, carry and
+// telemetry, and every chunk with anchors, on the grid or off it, is handed over.
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -24,7 +25,7 @@ constexpr double kTolerance = 1e-6;
 
 // kernels::DeltaCombine's formula, reading every row where the kernel reads it.
 void CombineAsDeltaCombineDoes(const kernels::DeltaChunkPlan& plan, AttentionMode mode, const at::Tensor& sparse,
-                               const at::Tensor& dense, const at::Tensor& out) {
+                               const at::Tensor& dense, const at::Tensor& carry, const at::Tensor& out) {
   for (int t = 0; t < plan.len; ++t) {
     const int position = plan.start + t;
     if (position >= plan.prefix_end || (mode == AttentionMode::kRecompute && position % plan.lambda == 0)) {
@@ -33,7 +34,8 @@ void CombineAsDeltaCombineDoes(const kernels::DeltaChunkPlan& plan, AttentionMod
       out[t].copy_(sparse[t]);
     } else {
       const int anchor = plan.anchor_of(position);
-      out[t].copy_(sparse[t] + (dense[plan.dense_row_of(anchor)] - sparse[anchor - plan.start]));
+      out[t].copy_(sparse[t] + (anchor < plan.start ? carry
+                                                    : dense[plan.dense_row_of(anchor)] - sparse[anchor - plan.start]));
     }
   }
 }
@@ -59,12 +61,17 @@ ChunkedRun WithOnePassCombine(const reference::AttentionInputs& inputs, const At
         run.out.slice(0, start, end), start, kPromptLen, config, {&carry, &run.telemetry, nullptr},
         [&](const std::vector<int64_t>& positions, const KeyVisibility& visibility, const at::Tensor& rows,
             int64_t* score_pairs) { rows.copy_(AttendPositions(q, start, positions, kv, visibility, score_pairs)); },
-        [&](const at::Tensor& sparse, const at::Tensor& dense, const at::Tensor& out) {
+        [&](const at::Tensor& sparse, const at::Tensor& dense, const at::Tensor& carried, const at::Tensor& out) {
           ++run.one_pass_chunks;
-          EXPECT_EQ(start % config.lambda, 0) << "DeltaCombine refuses a chunk that needs a carried correction";
+          EXPECT_EQ(carried.defined(), config.mode == AttentionMode::kDelta && start % config.lambda != 0)
+              << "DeltaCombine refuses a delta chunk off the grid without the carried correction";
+          if (carried.defined()) {
+            EXPECT_TRUE(carried.is_contiguous());
+            EXPECT_EQ(carried.sizes(), out[0].sizes());
+          }
           EXPECT_NE(sparse.data_ptr(), out.data_ptr()) << "DeltaCombine re-reads anchor rows of sparse";
           EXPECT_EQ(dense.size(0), plan.num_dense_rows());
-          CombineAsDeltaCombineDoes(plan, config.mode, sparse, dense, out);
+          CombineAsDeltaCombineDoes(plan, config.mode, sparse, dense, carried, out);
         });
   }
   return run;
@@ -77,10 +84,11 @@ void ExpectSameCosines(const std::vector<double>& actual, const std::vector<doub
 
 TEST(OnePassCombine, MatchesTheAtenCombineOnAndOffTheAnchorGrid) {
   const auto inputs = reference::AttentionInputs::Random(kPromptLen, 4, 2, 32, 8);
-  // Chunk size -> chunks with anchors that start on the grid of 48. Chunks of 72 alternate
-  // on and off it, so an off-grid chunk takes the carry a one-pass chunk left and hands
-  // its own to the next one-pass chunk; chunks of 100 are off it from the second on.
-  const std::vector<std::tuple<int64_t, int64_t>> chunks = {{kPromptLen, 1}, {96, 7}, {72, 5}, {100, 1}};
+  // Chunk size -> chunks with anchors (before s_p = 640), every one combined in one pass.
+  // Chunks of 96 all start on the grid of 48; chunks of 72 alternate on and off it (4 of
+  // 9 off), so an off-grid chunk takes the carry an on-grid one left and hands its own to
+  // the next; chunks of 100 are off it from the second on (6 of 7), carry after carry.
+  const std::vector<std::tuple<int64_t, int64_t>> chunks = {{kPromptLen, 1}, {96, 7}, {72, 9}, {100, 7}};
   for (AttentionMode mode : {AttentionMode::kDense, AttentionMode::kSparse, AttentionMode::kRecompute,
                              AttentionMode::kDelta}) {
     const AttentionConfig config{mode, 96, 40, 48, 0.5};

@@ -1,7 +1,7 @@
 // Issue 5, "accuracy on the GPU": the per-layer cosine figures that the engine reports for
 // sparse, recompute and delta prefill on CUDA equal the CPU engine's on the same inputs
-// within bf16 tolerance, whether the GPU combines a chunk in one DeltaCombine pass or
-// through ATen ops.
+// within bf16 tolerance, whether a chunk that the GPU combines in one DeltaCombine pass
+// starts on the lambda grid or off it (with the delta carry).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -55,9 +55,9 @@ void ExpectNear(const std::optional<double>& gpu, const std::optional<double>& c
   }
 }
 
-// Prefill chunk sizes, with lambda 16: chunks of 512 all start on the anchor grid and
-// combine in one DeltaCombine pass; of the chunks of 500, those at 500 and 1000 do not
-// and combine through ATen ops, with the delta carry.
+// Prefill chunk sizes, with lambda 16: chunks of 512 all start on the anchor grid; of the
+// chunks of 500, those at 500 and 1000 do not, and in delta mode hand DeltaCombine the
+// carry. Every delta or recompute chunk combines in one DeltaCombine pass.
 using ModeAndChunk = std::tuple<AttentionMode, int64_t>;
 
 class CudaEngineAccuracy : public ::testing::TestWithParam<ModeAndChunk> {};

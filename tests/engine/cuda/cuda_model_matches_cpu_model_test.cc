@@ -1,6 +1,6 @@
 // The model on CUDA (bf16, our kernels) computes what the CPU reference (float32)
 // computes, in every attention mode, chunked or not, through prefill and decode, whether a
-// chunk combines delta attention in one DeltaCombine pass or through ATen ops.
+// chunk that DeltaCombine combines starts on the lambda grid or off it (with the carry).
 #include <gtest/gtest.h>
 
 #include <optional>
@@ -31,10 +31,9 @@ TEST_P(CudaModelMatchesCpu, PrefillAndDecodeLogits) {
 
   SingleSequence on_cpu(cpu);
   const at::Tensor cpu_logits = on_cpu.Prefill(prompt, kPromptLen, attention);
-  // A delta or recompute chunk with anchors that starts on the lambda grid (16) combines in
-  // one DeltaCombine pass, any other through ATen ops. One shot and chunks of 256 are all on
-  // the grid; with chunks of 200 the chunk at 200 is not: it falls back, taking the delta
-  // carry that the one-pass chunk at 0 left, and the chunk at 400 is one pass again.
+  // A delta or recompute chunk with anchors combines in one DeltaCombine pass. One shot and
+  // chunks of 256 are all on the lambda grid (16); with chunks of 200 the chunk at 200 is
+  // not: in delta mode it hands the kernel the carry that the chunk at 0 left.
   std::optional<SingleSequence> on_gpu;
   for (int64_t chunk : {kPromptLen, int64_t{256}, int64_t{200}}) {
     on_gpu.emplace(gpu);
@@ -64,10 +63,9 @@ TEST_P(CudaModelMatchesCpu, ChunkedPrefillMatchesOneShotOnTheGpu) {
   const at::Tensor actual = chunked.Prefill(prompt, 97, Mode(mode));
   // Bitwise equality is not the contract: a chunk's anchors are split across blocks
   // differently from the whole prompt's, so their fp32 partials merge in another order and
-  // round to other bf16 values (delta d128 reached 0.999895 on an H100), and the whole
-  // prompt combines in one DeltaCombine pass while most chunks of 97 (off the lambda grid)
-  // round the correction once more through ATen ops. Still 25 times tighter than the
-  // GPU-vs-CPU bound.
+  // round to other bf16 values (delta d128 reached 0.999895 on an H100), and the rows of a
+  // chunk of 97 before its first anchor (off the lambda grid) add the carried correction,
+  // rounded to bf16 once more. Still 25 times tighter than the GPU-vs-CPU bound.
   EXPECT_GT(Cosine(actual, expected), 0.9998);
 }
 
