@@ -15,7 +15,6 @@ namespace {
 
 using detail::AttentionProblem;
 
-
 int CeilDiv(std::int64_t a, std::int64_t b) { return static_cast<int>((a + b - 1) / b); }
 
 bool Aligned16(std::int64_t elements) { return elements % 8 == 0; }

@@ -3,7 +3,7 @@
 //
 // A block owns 128 query rows of one KV head and walks 128-key tiles. Producer warps
 // copy K and V tiles from the paged cache (cp.async through the block table, one lookup
-// per key row) into a 3-stage ring of 128-byte-swizzled shared tiles and signals each full
+// per key row) into a 3-stage ring of 128-byte-swizzled shared tiles and signal each full
 // stage on an mbarrier; two consumer warpgroups of 64 rows each compute S = Q K^T with
 // wgmma (Q and K from shared memory), the online softmax in registers, and O += P V with P
 // straight from the S registers and V read MN-major from the same layout as K, then hand
