@@ -2,6 +2,8 @@
 // q is rotated in place, k is rotated and v copied into the paged cache at slot_mapping.
 // Rotation is the half-split (rotate_half) form with angle position * inv_freq[i] in fp32;
 // default, linear and llama3 scaling differ only in the inv_freq the caller passes.
+// Moves 16-byte vectors when head_dim / 2 is a multiple of 8 and every pointer and stride
+// keeps rows, heads and cache slots 16-byte aligned; otherwise one element at a time.
 #pragma once
 
 #include <cuda_runtime_api.h>

@@ -1,10 +1,13 @@
 // RoPE fused with the KV-cache write: q is rotated in place, the rotated k and the v of
-// each token land in their slot, and slots that no token names (or slot -1) stay untouched.
+// each token land in their slot, and slots that no token names (or slot -1) stay untouched,
+// on the 16-byte path (aligned, head_dim / 2 a multiple of 8) and the one-element path (q
+// shifted by one element, or head_dim 72), at positions up to 131071.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
 #include <vector>
 
 #include "kernels/rope_kv_write.h"
@@ -25,31 +28,38 @@ void RotateReference(const float* x, int head_dim, int pos, const std::vector<fl
   }
 }
 
-class RopeKvWriteTest : public ::testing::TestWithParam<int> {};
+class RopeKvWriteTest : public ::testing::TestWithParam<std::tuple<int, bool>> {};
 
 TEST_P(RopeKvWriteTest, RotatesQueryAndWritesCacheSlots) {
-  const int d = GetParam();
+  const auto [d, shift_q] = GetParam();
   constexpr int kTokens = 37;
   constexpr int kHeads = 8;
   constexpr int kKvHeads = 2;
   constexpr int kBlockSize = 16;
   constexpr int kBlocks = 6;
-  std::mt19937 rng(d);
+  constexpr Bf16Bits kGuard = 0x1234;
+  std::mt19937 rng(d * 2 + shift_q);
   std::vector<float> inv_freq(d / 2);
   for (int i = 0; i < d / 2; ++i) inv_freq[i] = static_cast<float>(std::pow(500000.0, -2.0 * i / d));
   std::vector<std::int32_t> positions(kTokens);
-  std::uniform_int_distribution<int> position(0, 130000);
+  std::uniform_int_distribution<int> position(0, 131071);
   for (auto& p : positions) p = position(rng);
+  positions[1] = 131071;  // the longest context's last token: angles past 1e5 rad
+  positions[2] = 0;
   std::vector<std::int32_t> slots(kBlocks * kBlockSize);
   std::iota(slots.begin(), slots.end(), 0);
   std::shuffle(slots.begin(), slots.end(), rng);
   slots.resize(kTokens);
-  slots[5] = -1;  // a padding token writes nothing
+  for (int t : {0, 5, kTokens - 1}) slots[t] = -1;  // padding tokens write nothing
 
   const std::vector<Bf16Bits> q = RandomBf16(kTokens * kHeads * d, 1.f, rng);
   const std::vector<Bf16Bits> k = RandomBf16(kTokens * kKvHeads * d, 1.f, rng);
   const std::vector<Bf16Bits> v = RandomBf16(kTokens * kKvHeads * d, 1.f, rng);
-  DeviceBuffer<Bf16Bits> q_dev(q);
+  // A guard element ahead of q misaligns every q row by 2 bytes when shift_q is set; the
+  // kernel must leave the guard alone.
+  std::vector<Bf16Bits> q_host(shift_q ? 1 : 0, kGuard);
+  q_host.insert(q_host.end(), q.begin(), q.end());
+  DeviceBuffer<Bf16Bits> q_dev(q_host);
   DeviceBuffer<Bf16Bits> k_dev(k);
   DeviceBuffer<Bf16Bits> v_dev(v);
   DeviceBuffer<std::int32_t> pos_dev(positions);
@@ -60,7 +70,7 @@ TEST_P(RopeKvWriteTest, RotatesQueryAndWritesCacheSlots) {
   DeviceBuffer<Bf16Bits> v_cache(cache_elems);
 
   RopeKvWriteArgs args;
-  args.q = {q_dev.get(), kHeads * d, d};
+  args.q = {q_dev.get() + (shift_q ? 1 : 0), kHeads * d, d};
   args.k = {k_dev.get(), kKvHeads * d, d};
   args.v = {v_dev.get(), kKvHeads * d, d};
   args.num_tokens = kTokens;
@@ -88,7 +98,12 @@ TEST_P(RopeKvWriteTest, RotatesQueryAndWritesCacheSlots) {
       RotateReference(&qf[at], d, positions[t], inv_freq, &want_q[at]);
     }
   }
-  EXPECT_LT(RelativeError(FromBf16(q_dev.Download()), want_q), 1e-2);
+  std::vector<Bf16Bits> got_q = q_dev.Download();
+  if (shift_q) {
+    EXPECT_EQ(got_q.front(), kGuard) << "the element before q was written";
+    got_q.erase(got_q.begin());
+  }
+  EXPECT_LT(RelativeError(FromBf16(got_q), want_q), 1e-2);
 
   const std::vector<Bf16Bits> got_k = k_cache.Download();
   const std::vector<Bf16Bits> got_v = v_cache.Download();
@@ -114,13 +129,16 @@ TEST_P(RopeKvWriteTest, RotatesQueryAndWritesCacheSlots) {
   for (int slot = 0; slot < kBlocks * kBlockSize; ++slot) {
     if (slot_written[slot]) continue;
     const std::size_t at = static_cast<std::size_t>(slot) * kKvHeads * d;
-    EXPECT_TRUE(std::all_of(got_k.begin() + at, got_k.begin() + at + kKvHeads * d,
-                            [](Bf16Bits b) { return b == 0xFFFF; }))
-        << "slot " << slot << " was written";
+    const auto poisoned = [](Bf16Bits b) { return b == 0xFFFF; };
+    EXPECT_TRUE(std::all_of(got_k.begin() + at, got_k.begin() + at + kKvHeads * d, poisoned))
+        << "k of slot " << slot << " was written";
+    EXPECT_TRUE(std::all_of(got_v.begin() + at, got_v.begin() + at + kKvHeads * d, poisoned))
+        << "v of slot " << slot << " was written";
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(HeadDims, RopeKvWriteTest, ::testing::Values(64, 128));
+INSTANTIATE_TEST_SUITE_P(HeadDimsAndAlignment, RopeKvWriteTest,
+                         ::testing::Combine(::testing::Values(64, 72, 128), ::testing::Bool()));
 
 }  // namespace
 }  // namespace deltaserve::kernels::testing
