@@ -1,6 +1,8 @@
 // One layer of prefill attention at Llama-3.1-8B head shapes (32 query heads, 8 KV heads,
 // d 128, bf16) over a paged cache: our dense kernel, sparse (sink + window), and the
-// Delta Attention pipelines (recompute, delta = sparse + anchor rows + combine).
+// Delta Attention pipelines (recompute, delta = sparse + anchor rows + combine), over the
+// whole prompt at once and, as the engine runs a long prompt, in chunks of
+// kChunkTokens (a sparse, an anchor and a combine launch per chunk).
 //
 // usage: deltaserve_prefill_attention_bench [--baseline FILE] S...
 // FILE holds lines "S cudnn_ms flash_ms" (scripts/gpu/sdpa_baseline.py); the table then
@@ -40,6 +42,9 @@ constexpr int kBlockSize = 64;
 constexpr AttentionMask kSparseMask{1024, 2048};
 constexpr int kLambda = 64;
 constexpr std::int64_t kDenseMaxTokens = 131072;  // beyond, our dense run takes too long
+constexpr int kChunkTokens = 16384;               // deltaserve's default --max-num-batched-tokens
+// The split workspace the engine gives a gathered launch (CudaPagedAttention).
+constexpr std::size_t kMaxSplitWorkspaceBytes = std::size_t{256} << 20;
 
 // Query-key pairs each variant computes, times 4 * d * H FLOPs per pair.
 double PairFlops(double pairs) { return 4.0 * kHeadDim * kHeads * pairs; }
@@ -71,19 +76,42 @@ struct Buffers {
   void* workspace;
   std::size_t workspace_bytes;
   std::int32_t* tables;
-  std::int32_t* cu_q;
-  std::int32_t* start_pos;
-  std::int32_t* cu_rows;
-  std::int32_t* row_token;
-  std::int32_t* row_pos;
 };
+
+// The queries [plan.start, plan.start + plan.len) of one launch set, with their launch
+// metadata on the device.
+struct Piece {
+  DeltaChunkPlan plan;
+  std::int32_t* meta;  // cu_q {0, len}, start_pos, cu_rows {0, dense rows}, row_token[], row_pos[]
+  std::int32_t* cu_q() const { return meta; }
+  std::int32_t* start_pos() const { return meta + 2; }
+  std::int32_t* cu_rows() const { return meta + 3; }
+  std::int32_t* row_token() const { return meta + 5; }
+  std::int32_t* row_pos() const { return row_token() + plan.num_dense_rows(); }
+};
+
+Piece MakePiece(int start, int len, int prompt_len) {
+  Piece piece{MakeDeltaChunkPlan(start, len, prompt_len, kLambda), nullptr};
+  const int dense_rows = piece.plan.num_dense_rows();
+  std::vector<std::int32_t> meta{0, len, start, 0, dense_rows};
+  for (int r = 0; r < dense_rows; ++r) meta.push_back(piece.plan.dense_row_position(r) - start);
+  for (int r = 0; r < dense_rows; ++r) meta.push_back(piece.plan.dense_row_position(r));
+  piece.meta = static_cast<std::int32_t*>(DeviceAlloc(meta.size() * 4));
+  BENCH_CHECK(cudaMemcpy(piece.meta, meta.data(), meta.size() * 4, cudaMemcpyHostToDevice));
+  return piece;
+}
 
 std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& pattern) {
   const std::int64_t row_elems = static_cast<std::int64_t>(kHeads) * kHeadDim;
   const std::int64_t kv_elems = s * kKvHeads * kHeadDim;
   const int blocks = static_cast<int>((s + kBlockSize - 1) / kBlockSize);
-  const DeltaChunkPlan plan = MakeDeltaChunkPlan(0, static_cast<int>(s), static_cast<int>(s), kLambda);
-  const int dense_rows = plan.num_dense_rows();
+  const Piece whole = MakePiece(0, static_cast<int>(s), static_cast<int>(s));
+  std::vector<Piece> chunks;
+  for (std::int64_t start = 0; s > kChunkTokens && start < s; start += kChunkTokens) {
+    chunks.push_back(MakePiece(static_cast<int>(start), static_cast<int>(std::min<std::int64_t>(kChunkTokens, s - start)),
+                               static_cast<int>(s)));
+  }
+  const int dense_rows = whole.plan.num_dense_rows();
 
   Buffers b{};
   b.q = DeviceAlloc(s * row_elems * 2);
@@ -92,7 +120,8 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
   b.sparse = DeviceAlloc(s * row_elems * 2);
   b.out = DeviceAlloc(s * row_elems * 2);
   b.dense_rows = DeviceAlloc(static_cast<std::size_t>(dense_rows) * row_elems * 2);
-  b.workspace_bytes = GatheredAttentionWorkspaceBytes(dense_rows, kHeads, kHeadDim, 4);
+  b.workspace_bytes = std::min(kMaxSplitWorkspaceBytes,
+                               GatheredAttentionWorkspaceBytes(dense_rows, kHeads, kHeadDim, kMaxKeySplits));
   b.workspace = DeviceAlloc(b.workspace_bytes);
   FillRandom(b.q, s * row_elems * 2, pattern);
   FillRandom(b.k, kv_elems * 2, pattern);
@@ -101,19 +130,8 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
   std::vector<std::int32_t> table(blocks);
   std::iota(table.begin(), table.end(), 0);
   std::shuffle(table.begin(), table.end(), std::mt19937(1));
-  std::vector<std::int32_t> rows_token(dense_rows);
-  for (int r = 0; r < dense_rows; ++r) rows_token[r] = plan.dense_row_position(r);
-  auto upload = [](const std::vector<std::int32_t>& host) {
-    auto* dev = static_cast<std::int32_t*>(DeviceAlloc(host.size() * 4));
-    BENCH_CHECK(cudaMemcpy(dev, host.data(), host.size() * 4, cudaMemcpyHostToDevice));
-    return dev;
-  };
-  b.tables = upload(table);
-  b.cu_q = upload({0, static_cast<std::int32_t>(s)});
-  b.start_pos = upload({0});
-  b.cu_rows = upload({0, dense_rows});
-  b.row_token = upload(rows_token);
-  b.row_pos = b.row_token;  // one chunk from position 0: q row == position
+  b.tables = static_cast<std::int32_t*>(DeviceAlloc(table.size() * 4));
+  BENCH_CHECK(cudaMemcpy(b.tables, table.data(), table.size() * 4, cudaMemcpyHostToDevice));
 
   PagedKvCache cache;
   cache.k = b.k;
@@ -128,46 +146,51 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
   cache.max_blocks_per_seq = blocks;
   const float scale = 1.f / std::sqrt(static_cast<float>(kHeadDim));
 
-  auto prefill = [&](AttentionMask mask, void* out) {
+  // Row `start` of a [s, H, d] buffer.
+  auto row = [&](void* buffer, int start) {
+    return static_cast<char*>(buffer) + static_cast<std::int64_t>(start) * row_elems * 2;
+  };
+  auto prefill = [&](AttentionMask mask, const Piece& piece, void* out) {
     PrefillAttentionArgs a;
-    a.q = {b.q, row_elems, kHeadDim};
-    a.out = {out, row_elems, kHeadDim};
+    a.q = {row(b.q, piece.plan.start), row_elems, kHeadDim};
+    a.out = {row(out, piece.plan.start), row_elems, kHeadDim};
     a.num_heads = kHeads;
     a.num_seqs = 1;
-    a.max_seqlen_q = static_cast<int>(s);
-    a.cu_seqlens_q = b.cu_q;
-    a.start_pos = b.start_pos;
+    a.max_seqlen_q = piece.plan.len;
+    a.cu_seqlens_q = piece.cu_q();
+    a.start_pos = piece.start_pos();
     a.cache = cache;
     a.mask = mask;
     a.softmax_scale = scale;
     BENCH_CHECK(PrefillAttention(a, nullptr));
   };
-  auto anchors = [&]() {
+  auto anchors = [&](const Piece& piece) {
     GatheredAttentionArgs a;
-    a.q = {b.q, row_elems, kHeadDim};
+    a.q = {row(b.q, piece.plan.start), row_elems, kHeadDim};
     a.out = {b.dense_rows, row_elems, kHeadDim};
     a.num_heads = kHeads;
     a.num_seqs = 1;
-    a.num_rows = dense_rows;
-    a.max_rows_per_seq = dense_rows;
-    a.max_position = static_cast<int>(s - 1);
-    a.cu_rows = b.cu_rows;
-    a.row_token = b.row_token;
-    a.row_pos = b.row_pos;
+    a.num_rows = piece.plan.num_dense_rows();
+    a.max_rows_per_seq = a.num_rows;
+    a.max_position = piece.plan.start + piece.plan.len - 1;
+    a.cu_rows = piece.cu_rows();
+    a.row_token = piece.row_token();
+    a.row_pos = piece.row_pos();
     a.cache = cache;
     a.softmax_scale = scale;
     BENCH_CHECK(GatheredAttention(a, b.workspace, b.workspace_bytes, nullptr));
   };
-  auto combine = [&](CorrectionMode mode) {
+  // Chunks start on the anchor grid, so none needs a carried correction.
+  auto combine = [&](CorrectionMode mode, const Piece& piece) {
     DeltaCombineArgs a;
-    a.sparse = b.sparse;
+    a.sparse = row(b.sparse, piece.plan.start);
     a.sparse_row_stride = row_elems;
     a.dense = b.dense_rows;
     a.dense_row_stride = row_elems;
-    a.out = b.out;
+    a.out = row(b.out, piece.plan.start);
     a.out_row_stride = row_elems;
     a.row_elems = static_cast<int>(row_elems);
-    a.plan = plan;
+    a.plan = piece.plan;
     a.mode = mode;
     BENCH_CHECK(DeltaCombine(a, nullptr));
   };
@@ -176,7 +199,7 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
   const double dense_flops = PairFlops(static_cast<double>(s) * (s + 1) / 2);
   const double sparse_flops = PairFlops(SparsePairs(s));
   double anchor_pairs = 0;
-  for (int r = 0; r < dense_rows; ++r) anchor_pairs += plan.dense_row_position(r) + 1;
+  for (int r = 0; r < dense_rows; ++r) anchor_pairs += whole.plan.dense_row_position(r) + 1;
   const double anchor_flops = PairFlops(anchor_pairs);
   std::vector<Row> rows;
   auto add = [&](const std::string& name, double flops, const std::function<void()>& run) {
@@ -184,28 +207,30 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
     rows.push_back({s, name, ms, flops / (ms * 1e-3) / 1e12});
     std::fprintf(stderr, "s=%lld %-9s %10.3f ms %7.1f TFLOP/s\n", static_cast<long long>(s), name.c_str(), ms, rows.back().tflops);
   };
-  if (s <= kDenseMaxTokens) add("dense", dense_flops, [&] { prefill(AttentionMask{}, b.out); });
-  add("sparse", sparse_flops, [&] { prefill(kSparseMask, b.sparse); });
-  add("anchors", anchor_flops, anchors);
-  add("combine", 0, [&] { combine(CorrectionMode::kDelta); });
-  add("recompute", sparse_flops + anchor_flops, [&] {
-    prefill(kSparseMask, b.sparse);
-    anchors();
-    combine(CorrectionMode::kRecompute);
-  });
-  add("delta", sparse_flops + anchor_flops, [&] {
-    prefill(kSparseMask, b.sparse);
-    anchors();
-    combine(CorrectionMode::kDelta);
-  });
+  auto pipeline = [&](CorrectionMode mode, const Piece& piece) {
+    prefill(kSparseMask, piece, b.sparse);
+    anchors(piece);
+    combine(mode, piece);
+  };
+  if (s <= kDenseMaxTokens) add("dense", dense_flops, [&] { prefill(AttentionMask{}, whole, b.out); });
+  add("sparse", sparse_flops, [&] { prefill(kSparseMask, whole, b.sparse); });
+  add("anchors", anchor_flops, [&] { anchors(whole); });
+  add("combine", 0, [&] { combine(CorrectionMode::kDelta, whole); });
   // Combine bandwidth: reads sparse rows + writes out rows (anchor rows come from cache).
-  rows[rows.size() - 3].tflops = 2.0 * s * row_elems * 2 / (rows[rows.size() - 3].ms * 1e-3) / 1e12;
+  rows.back().tflops = 2.0 * s * row_elems * 2 / (rows.back().ms * 1e-3) / 1e12;
+  add("recompute", sparse_flops + anchor_flops, [&] { pipeline(CorrectionMode::kRecompute, whole); });
+  add("delta", sparse_flops + anchor_flops, [&] { pipeline(CorrectionMode::kDelta, whole); });
+  if (!chunks.empty()) {
+    add("delta-16K", sparse_flops + anchor_flops, [&] {
+      for (const Piece& chunk : chunks) pipeline(CorrectionMode::kDelta, chunk);
+    });
+  }
   BENCH_CHECK(cudaDeviceSynchronize());
-  for (void* p : {b.q, b.k, b.v, b.sparse, b.out, b.dense_rows, b.workspace,
-                  static_cast<void*>(b.tables), static_cast<void*>(b.cu_q), static_cast<void*>(b.start_pos),
-                  static_cast<void*>(b.cu_rows), static_cast<void*>(b.row_token)}) {
+  for (void* p : {b.q, b.k, b.v, b.sparse, b.out, b.dense_rows, b.workspace, static_cast<void*>(b.tables)}) {
     BENCH_CHECK(cudaFree(p));
   }
+  for (const Piece& piece : chunks) BENCH_CHECK(cudaFree(piece.meta));
+  BENCH_CHECK(cudaFree(whole.meta));
   return rows;
 }
 
