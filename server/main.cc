@@ -56,6 +56,10 @@ ABSL_FLAG(int64_t, sink, 1024, "default sink tokens of sparse prefill attention"
 ABSL_FLAG(int64_t, lambda, 64, "default delta-attention anchor spacing");
 ABSL_FLAG(std::string, dense_layers, "", "layers whose prefill is always dense, comma-separated (e.g. 0,1)");
 ABSL_FLAG(double, probe_fraction, 0.0, "default share of anchor groups that measure the remaining error");
+ABSL_FLAG(std::string, torch_profile_dir, "",
+          "write a Kineto trace of chosen engine steps that carry prompt tokens to DIR/step-<n>.json (empty: off)");
+ABSL_FLAG(int64_t, torch_profile_first_step, 0, "the first prompt-carrying step to trace, counting from 0");
+ABSL_FLAG(int64_t, torch_profile_steps, 8, "prompt-carrying steps to trace from --torch-profile-first-step on");
 
 namespace deltaserve::server {
 namespace {
@@ -91,6 +95,10 @@ absl::StatusOr<ModelOptions> ModelOptionsFromFlags() {
   options.engine.block_size = absl::GetFlag(FLAGS_block_size);
   DS_ASSIGN_OR_RETURN(options.engine.dense_layers,
                       ParseIntegerList(absl::GetFlag(FLAGS_dense_layers), "--dense-layers", "layer index"));
+  options.engine.torch_profile = {absl::GetFlag(FLAGS_torch_profile_dir),
+                                  absl::GetFlag(FLAGS_torch_profile_first_step),
+                                  absl::GetFlag(FLAGS_torch_profile_steps)};
+  DS_RETURN_IF_ERROR(ValidateTorchProfile(options.engine.torch_profile, FieldNames::kFlags));
   options.max_queue = absl::GetFlag(FLAGS_max_queue);
   if (options.max_queue < 1) return absl::InvalidArgumentError("--max-queue: must be >= 1");
 

@@ -17,6 +17,23 @@ absl::StatusOr<ComputeDevice> ParseComputeDevice(const std::string& name, const 
 // INVALID_ARGUMENT naming `field` unless 0 < utilization <= 1.
 absl::Status ValidateGpuMemoryUtilization(double utilization, const std::string& field);
 
+// Kineto traces of the engine's steps that carry prompt tokens (StepProfiler,
+// docs/benchmarks.md "Tracing the engine's steps"), for GPU time breakdowns.
+struct TorchProfileConfig {
+  std::string dir;  // empty: off
+  int64_t first_step = 0;
+  int64_t steps = 8;
+};
+
+// How validation messages name the fields: EngineConfig's (torch_profile.dir) or the
+// server's flags (--torch-profile-dir).
+enum class FieldNames { kConfig, kFlags };
+
+// INVALID_ARGUMENT naming the field, its value and the limit unless both counts are >= 0
+// and a set dir is a writable directory: checked at start-up, since a trace that cannot
+// be written is found out only when the step it was meant for has run.
+absl::Status ValidateTorchProfile(const TorchProfileConfig& config, FieldNames names);
+
 struct EngineConfig {
   int64_t max_num_seqs = 64;
   int64_t max_num_batched_tokens = 2048;
@@ -36,6 +53,7 @@ struct EngineConfig {
   int32_t num_threads = 0;
   // Layers whose prefill is always dense (DESIGN.md: dense_layers).
   std::vector<int64_t> dense_layers;
+  TorchProfileConfig torch_profile;
 };
 
 }  // namespace deltaserve

@@ -57,6 +57,7 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_c
     return absl::InvalidArgumentError(
         absl::StrCat("kv_cache_bytes: must be >= 0 (0: size from the device), got ", resolved.kv_cache_bytes));
   }
+  DS_RETURN_IF_ERROR(ValidateTorchProfile(resolved.torch_profile, FieldNames::kConfig));
   if (resolved.num_threads <= 0) resolved.num_threads = static_cast<int32_t>(std::thread::hardware_concurrency());
   at::set_num_threads(resolved.num_threads);
   for (int64_t layer : resolved.dense_layers) {
@@ -82,7 +83,7 @@ LLMEngine::LLMEngine(DeviceModel device_model, std::shared_ptr<const Tokenizer> 
       tokenizer_(std::move(tokenizer)),
       block_manager_(device_model_.cache->shape().num_blocks, device_model_.cache->shape().block_size),
       scheduler_(SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}, block_manager_),
-      runner_(device_model_),
+      runner_(device_model_, StepProfiler(config.torch_profile, config.device == ComputeDevice::kCuda)),
       sampling_workers_(config.num_threads) {}
 
 absl::Status LLMEngine::Validate(const GenerationRequest& request) const {

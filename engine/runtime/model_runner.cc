@@ -36,11 +36,12 @@ void FetchLogits(const at::Tensor& device_logits, StepLogits& result) {
 
 }  // namespace
 
-ModelRunner::ModelRunner(DeviceModel& device_model)
+ModelRunner::ModelRunner(DeviceModel& device_model, StepProfiler profiler)
     : model_(*device_model.model),
       cache_(*device_model.cache),
       attention_(*device_model.attention),
-      replay_(device_model.replay.get()) {}
+      replay_(device_model.replay.get()),
+      profiler_(std::move(profiler)) {}
 
 ForwardBatch ModelRunner::BuildBatch(const std::vector<ScheduledSequence>& scheduled, StepLogits* result) const {
   const int64_t block_size = cache_.shape().block_size;
@@ -79,9 +80,11 @@ ForwardBatch ModelRunner::BuildBatch(const std::vector<ScheduledSequence>& sched
   return batch;
 }
 
-StepLogits ModelRunner::Run(const std::vector<ScheduledSequence>& scheduled) const {
+StepLogits ModelRunner::Run(const std::vector<ScheduledSequence>& scheduled) {
   StepLogits result;
   ForwardBatch batch = BuildBatch(scheduled, &result);
+  // Ends on return, after FetchLogits waited for the pass: the trace holds all its kernels.
+  const StepProfiler::Trace trace = profiler_.Begin(!result.prefill.empty());
   std::optional<at::Tensor> replayed = replay_ != nullptr ? replay_->TryReplay(batch) : std::nullopt;
   FetchLogits(replayed.has_value() ? *replayed : model_.Forward(batch, attention_), result);
   if (!replayed.has_value()) attention_.EndForward();

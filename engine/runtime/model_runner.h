@@ -9,6 +9,7 @@
 #include "engine/model/llama_model.h"
 #include "engine/runtime/device_model.h"
 #include "engine/runtime/scheduler.h"
+#include "engine/runtime/step_profiler.h"
 
 namespace deltaserve {
 
@@ -33,9 +34,9 @@ struct StepLogits {
 // logits of every sequence whose chunk reaches its last token.
 class ModelRunner {
  public:
-  explicit ModelRunner(DeviceModel& device_model);
+  ModelRunner(DeviceModel& device_model, StepProfiler profiler);
 
-  StepLogits Run(const std::vector<ScheduledSequence>& scheduled) const;
+  StepLogits Run(const std::vector<ScheduledSequence>& scheduled);
 
  private:
   // Points the batch's prefill sequences at result->prefill, which must outlive the batch.
@@ -45,6 +46,7 @@ class ModelRunner {
   KvCache& cache_;
   AttentionBackend& attention_;
   ForwardReplay* replay_;  // may be null
+  StepProfiler profiler_;
 };
 
 }  // namespace deltaserve

@@ -77,8 +77,8 @@ if (!container) fail('no container named deltaserve');
 const flags = parseArgs(container.args);
 const known = serverFlags();
 const demo = values.model.source === 'demo';
-// Flags the chart passes only for some values; the TLS and token ones are checked
-// against their secrets below.
+// Flags the chart passes only for some values (false: never); the TLS and token ones
+// are checked against their secrets below.
 const conditional = {
   model: !demo,
   'load-format': !demo,
@@ -88,6 +88,11 @@ const conditional = {
   'health-listen': values.tls.enabled,
   'tls-client-ca-file': values.tls.enabled && Boolean(values.tls.clientCaSecretName),
   'auth-token-file': values.auth.enabled,
+  // Debugging aids, not for a deployment: traces are taken by hand on a GPU host
+  // (docs/benchmarks.md, "Tracing the engine's steps").
+  'torch-profile-dir': false,
+  'torch-profile-first-step': false,
+  'torch-profile-steps': false,
 };
 for (const flag of known) {
   const wanted = flag in conditional ? conditional[flag] : true;

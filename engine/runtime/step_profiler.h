@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/runtime/engine_config.h"
+
+namespace deltaserve {
+
+// Kineto traces of the engine's forward passes that carry prompt tokens (prefill or
+// mixed steps; decode steps, CUDA-graph replays included, are neither traced nor
+// counted). Those passes are numbered 0, 1, ... in the order they run, and the ones
+// numbered in [first_step, first_step + steps) are each written to
+// dir/step-<number>.json as a Chrome trace (scripts/gpu/trace_summary.py reads them).
+class StepProfiler {
+ public:
+  // Traces the pass from its construction until it goes. Not copyable or movable: it
+  // lives in the scope of the pass.
+  class Trace {
+   public:
+    ~Trace();
+    Trace(const Trace&) = delete;
+    Trace& operator=(const Trace&) = delete;
+
+   private:
+    friend class StepProfiler;
+    // path empty: this pass is not traced.
+    Trace(std::string path, bool cuda);
+
+    std::string path_;
+  };
+
+  // config as validated by ValidateTorchProfile; cuda: the model runs on the GPU, whose
+  // kernels the trace then records too.
+  StepProfiler(TorchProfileConfig config, bool cuda);
+
+  // Call once per forward pass, around the pass, its logits fetch and EndForward.
+  Trace Begin(bool carries_prompt_tokens);
+
+ private:
+  TorchProfileConfig config_;
+  bool cuda_;
+  int64_t prompt_passes_ = 0;
+};
+
+}  // namespace deltaserve
