@@ -7,7 +7,6 @@
 
 #include "engine/attention/delta_layout.h"
 #include "engine/attention/key_visibility.h"
-#include "engine/attention/tiled_attention.h"
 
 namespace deltaserve {
 namespace {
@@ -123,9 +122,9 @@ void CombinePrefillAttention(const at::Tensor& out, int64_t start, int64_t promp
   const at::Tensor probe_dense = rows_like_out(plan.probes.size());
   AttentionCost cost;
   const std::vector<int64_t> sparse_positions = Positions(start, plan.sparse_end);
-  attend(sparse_positions, KeyVisibility::SinkAndWindow(config.sink, config.window), sparse, &cost.sparse_score_pairs);
-  attend(plan.dense, KeyVisibility::Causal(), dense, &cost.dense_score_pairs);
-  attend(plan.probes, KeyVisibility::Causal(), probe_dense, &cost.dense_score_pairs);
+  attend({{&sparse_positions, KeyVisibility::SinkAndWindow(config.sink, config.window), sparse, &cost.sparse_score_pairs},
+          {&plan.dense, KeyVisibility::Causal(), dense, &cost.dense_score_pairs},
+          {&plan.probes, KeyVisibility::Causal(), probe_dense, &cost.dense_score_pairs}});
   cost.sparse_queries = sparse_count;
   cost.dense_queries = static_cast<int64_t>(plan.dense.size() + plan.probes.size());
 
@@ -181,15 +180,20 @@ void ReadBackTelemetry(const std::vector<AttentionTelemetry*>& telemetries) {
   }
 }
 
+AttendPositionsFn TiledAttender(const at::Tensor& q, int64_t start, const HeadMajorKv& kv) {
+  return [&q, start, &kv](const std::vector<AttendRequest>& requests) {
+    for (const AttendRequest& r : requests) {
+      r.rows.copy_(AttendPositions(q, start, *r.positions, kv, r.visibility, r.score_pairs));
+    }
+  };
+}
+
 at::Tensor PrefillAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             int64_t start, int64_t prompt_len, const AttentionConfig& config,
                             const PrefillAttentionExtras& extras) {
   const HeadMajorKv kv = HeadMajorKv::From(k, v);
   at::Tensor out = at::empty({q.size(0), q.size(1), q.size(2)}, q.options());
-  CombinePrefillAttention(
-      out, start, prompt_len, config, extras,
-      [&](const std::vector<int64_t>& positions, const KeyVisibility& visibility, const at::Tensor& rows,
-          int64_t* score_pairs) { rows.copy_(AttendPositions(q, start, positions, kv, visibility, score_pairs)); });
+  CombinePrefillAttention(out, start, prompt_len, config, extras, TiledAttender(q, start, kv));
   return out;
 }
 

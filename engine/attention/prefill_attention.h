@@ -8,6 +8,7 @@
 
 #include "engine/attention/attention_config.h"
 #include "engine/attention/key_visibility.h"
+#include "engine/attention/tiled_attention.h"
 
 namespace deltaserve {
 
@@ -66,13 +67,25 @@ struct PrefillAttentionExtras {
   AttentionCost* cost = nullptr;
 };
 
-// Writes into `rows` [positions.size(), H, d] the attention of the queries at `positions`
-// (ascending, inside the call's range) under `visibility`; adds the query-key scores it
-// computed to *score_pairs when it counts them. `rows` may be a slice of the caller's
-// output. The device supplies it: the CPU tiles in float32, the GPU launches the paged
-// kernels.
-using AttendPositionsFn = std::function<void(const std::vector<int64_t>& positions, const KeyVisibility& visibility,
-                                             const at::Tensor& rows, int64_t* score_pairs)>;
+// One set of a chunk's queries to attend: those at `positions` (ascending, inside the
+// call's range) under `visibility`, written into `rows` [positions.size(), H, d], which may
+// be a slice of the caller's output; the query-key scores computed are added to
+// *score_pairs when it counts them.
+struct AttendRequest {
+  const std::vector<int64_t>* positions;
+  KeyVisibility visibility;
+  at::Tensor rows;
+  int64_t* score_pairs;
+};
+
+// Attends every request of a chunk; the device supplies it: the CPU tiles in float32, the
+// GPU launches the paged kernels, the requests side by side where it can, and orders what
+// the caller then does on the device after all of them.
+using AttendPositionsFn = std::function<void(const std::vector<AttendRequest>& requests)>;
+
+// The CPU's attender: AttendPositions over `q` (the queries of positions [start, ..)) and
+// `kv`, one request after the other. Keeps references to both.
+AttendPositionsFn TiledAttender(const at::Tensor& q, int64_t start, const HeadMajorKv& kv);
 
 // A device's one-pass delta / recompute combine (kernels::DeltaCombine on CUDA): writes
 // `out`, all rows of the chunk, from `sparse`, the rows of its positions before the dense

@@ -1,6 +1,7 @@
 #include "engine/cuda/cuda_paged_attention.h"
 
 #include <ATen/ATen.h>
+#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
 #include <algorithm>
@@ -54,6 +55,11 @@ kernels::AttentionMask MaskOf(const KeyVisibility& visibility) {
   return {static_cast<int>(std::min(visibility.sink, kIntMax)), static_cast<int>(std::min(visibility.window, kIntMax))};
 }
 
+// Consecutive positions, which one prefill launch covers.
+bool IsRun(const std::vector<int64_t>& positions) {
+  return positions.back() - positions.front() + 1 == static_cast<int64_t>(positions.size());
+}
+
 at::Tensor SplitWorkspace(int64_t rows, int64_t heads, int64_t head_dim, at::Device device) {
   const size_t bytes = std::min(kMaxSplitWorkspaceBytes,
                                 kernels::GatheredAttentionWorkspaceBytes(static_cast<int>(rows), static_cast<int>(heads),
@@ -68,7 +74,8 @@ CudaPagedAttention::CudaPagedAttention(KvCache& cache, const ModelConfig& config
       inv_freq_(RopeInverseFrequencies(config).to(cache.keys(0).device())),
       num_heads_(config.num_attention_heads),
       softmax_scale_(static_cast<float>(1.0 / std::sqrt(static_cast<double>(config.head_dim)))),
-      dense_layers_(std::move(dense_layers)) {}
+      dense_layers_(std::move(dense_layers)),
+      side_stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, cache.keys(0).device().index())) {}
 
 bool CudaPagedAttention::IsDecode(const AttentionSequence& seq) {
   return seq.num_queries == 1 && seq.start_position >= seq.prompt_len;
@@ -178,27 +185,29 @@ void CudaPagedAttention::Prefill(int64_t layer, const at::Tensor& q, size_t seq_
   const kernels::PagedKvCache paged = PagedView(cache_, layer, step_.prefill_block_tables[seq_index]);
   const int64_t start = seq.start_position;
   const AttentionConfig config = LayerAttentionConfig(seq, layer, dense_layers_);
-  auto attend = [&](const std::vector<int64_t>& positions, const KeyVisibility& visibility, const at::Tensor& rows,
-                    int64_t*) {
+  // A run of consecutive queries: one prefill launch on the current stream.
+  auto attend_run = [&](const AttendRequest& request) {
+    const std::vector<int64_t>& positions = *request.positions;
     const int64_t count = static_cast<int64_t>(positions.size());
-    if (count == 0) return;
     const int32_t first = static_cast<int32_t>(positions.front());
-    if (positions.back() - first + 1 == count) {  // a run of consecutive queries
-      const at::Tensor meta = UploadInts({0, static_cast<int32_t>(count), first}, q.device());
-      kernels::PrefillAttentionArgs args;
-      args.q = Rows(queries.slice(0, first - start));
-      args.out = Rows(rows);
-      args.num_heads = static_cast<int>(num_heads_);
-      args.num_seqs = 1;
-      args.max_seqlen_q = static_cast<int>(count);
-      args.cu_seqlens_q = meta.data_ptr<int32_t>();
-      args.start_pos = meta.data_ptr<int32_t>() + 2;
-      args.cache = paged;
-      args.mask = MaskOf(visibility);
-      args.softmax_scale = softmax_scale_;
-      Check(kernels::PrefillAttention(args, CurrentStream()), "PrefillAttention", count);
-      return;
-    }
+    const at::Tensor meta = UploadInts({0, static_cast<int32_t>(count), first}, q.device());
+    kernels::PrefillAttentionArgs args;
+    args.q = Rows(queries.slice(0, first - start));
+    args.out = Rows(request.rows);
+    args.num_heads = static_cast<int>(num_heads_);
+    args.num_seqs = 1;
+    args.max_seqlen_q = static_cast<int>(count);
+    args.cu_seqlens_q = meta.data_ptr<int32_t>();
+    args.start_pos = meta.data_ptr<int32_t>() + 2;
+    args.cache = paged;
+    args.mask = MaskOf(request.visibility);
+    args.softmax_scale = softmax_scale_;
+    Check(kernels::PrefillAttention(args, CurrentStream()), "PrefillAttention", count);
+  };
+  // Scattered queries (anchors, tail, probes): one split-KV gathered launch.
+  auto attend_gathered = [&](const AttendRequest& request) {
+    const std::vector<int64_t>& positions = *request.positions;
+    const int64_t count = static_cast<int64_t>(positions.size());
     std::vector<int32_t> meta{0, static_cast<int32_t>(count)};
     for (int64_t position : positions) meta.push_back(static_cast<int32_t>(position - start));
     meta.insert(meta.end(), positions.begin(), positions.end());
@@ -206,7 +215,7 @@ void CudaPagedAttention::Prefill(int64_t layer, const at::Tensor& q, size_t seq_
     const at::Tensor workspace = SplitWorkspace(count, num_heads_, queries.size(2), q.device());
     kernels::GatheredAttentionArgs args;
     args.q = Rows(queries);
-    args.out = Rows(rows);
+    args.out = Rows(request.rows);
     args.num_heads = static_cast<int>(num_heads_);
     args.num_seqs = 1;
     args.num_rows = static_cast<int>(count);
@@ -216,11 +225,39 @@ void CudaPagedAttention::Prefill(int64_t layer, const at::Tensor& q, size_t seq_
     args.row_token = args.cu_rows + 2;
     args.row_pos = args.row_token + count;
     args.cache = paged;
-    args.mask = MaskOf(visibility);
+    args.mask = MaskOf(request.visibility);
     args.softmax_scale = softmax_scale_;
     Check(kernels::GatheredAttention(args, workspace.data_ptr(), static_cast<size_t>(workspace.numel()),
                                      CurrentStream()),
           "GatheredAttention", count);
+  };
+  // The gathered launches run on side_stream_ beside the runs: a chunk's anchor rows are a
+  // few dozen blocks that leave most SMs idle in their last wave unless sparse blocks fill
+  // them. The side stream starts after everything queued so far (the queries, this layer's
+  // cache writes, whatever last used the memory of the output rows) and takes its own
+  // metadata and workspace from its own allocator pool; the current stream then waits for
+  // it, so whatever follows sees the rows written.
+  auto attend = [&](const std::vector<AttendRequest>& requests) {
+    const c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream();
+    std::optional<at::cuda::CUDAEvent> side_done;
+    for (const AttendRequest& request : requests) {
+      if (request.positions->empty() || IsRun(*request.positions)) continue;
+      if (!side_done.has_value()) {
+        at::cuda::CUDAEvent inputs_ready;
+        inputs_ready.record(current);
+        inputs_ready.block(side_stream_);
+        side_done.emplace();
+      }
+      const c10::cuda::CUDAStreamGuard on_side(side_stream_);
+      attend_gathered(request);
+    }
+    for (const AttendRequest& request : requests) {
+      if (!request.positions->empty() && IsRun(*request.positions)) attend_run(request);
+    }
+    if (side_done.has_value()) {
+      side_done->record(side_stream_);
+      side_done->block(current);
+    }
   };
   auto combine_rows = [&](const at::Tensor& sparse, const at::Tensor& dense, const at::Tensor& carry,
                           const at::Tensor& rows) {

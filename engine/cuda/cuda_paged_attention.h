@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include "engine/cache/kv_cache.h"
 #include "engine/model/attention_backend.h"
@@ -72,6 +73,9 @@ class CudaPagedAttention : public AttentionBackend {
   std::vector<int64_t> dense_layers_;
   Step step_;
   std::vector<PendingTiming> timings_;
+  // A prefill chunk's gathered launches (anchor, tail and probe rows) run here, beside its
+  // sparse or dense run on the current stream.
+  c10::cuda::CUDAStream side_stream_;
 };
 
 }  // namespace deltaserve

@@ -59,8 +59,7 @@ ChunkedRun WithOnePassCombine(const reference::AttentionInputs& inputs, const At
         static_cast<int>(config.lambda));
     CombinePrefillAttention(
         run.out.slice(0, start, end), start, kPromptLen, config, {&carry, &run.telemetry, nullptr},
-        [&](const std::vector<int64_t>& positions, const KeyVisibility& visibility, const at::Tensor& rows,
-            int64_t* score_pairs) { rows.copy_(AttendPositions(q, start, positions, kv, visibility, score_pairs)); },
+        TiledAttender(q, start, kv),
         [&](const at::Tensor& sparse, const at::Tensor& dense, const at::Tensor& carried, const at::Tensor& out) {
           ++run.one_pass_chunks;
           EXPECT_EQ(carried.defined(), config.mode == AttentionMode::kDelta && start % config.lambda != 0)
