@@ -2,7 +2,8 @@
 
 Sums the Kineto traces that `deltaserve --torch-profile-dir DIR` wrote (DIR/step-<n>.json,
 Chrome-trace JSON; docs/benchmarks.md, "Tracing the engine's steps"): per step and over
-all of them GPU busy and idle time, attention launches split by order, GPU time by kernel
+all of them GPU busy and idle time, attention launches split into the sparse pass and the
+dense rows, GPU time by kernel
 class and name, GEMMs by grid, CUDA runtime calls and the largest idle gaps. Kineto marks
 kernels with cat "kernel", copies and fills "gpu_memcpy"/"gpu_memset", host-side CUDA
 calls "cuda_runtime"/"cuda_driver"; times are microseconds."""
@@ -44,6 +45,10 @@ def step_number(path):
 
 def grid(event):
     return tuple(event.get('args', {}).get('grid', []))
+
+
+def stream(event):
+    return event.get('args', {}).get('stream')
 
 
 class Totals:
@@ -104,10 +109,18 @@ class Totals:
         return busy + cur_end - cur_start
 
     def add_attention(self, gpu):
-        """A delta chunk launches paged attention twice a layer, the sparse pass first and
-        then the dense rows (anchors): the launches alternate, which tells them apart."""
+        """A delta chunk launches paged attention twice a layer: the consecutive run (the
+        sparse pass) on the step's stream, the gathered dense rows (anchors, tail) on a side
+        stream since 7f5de2f, the two overlapping; before that both on one stream, the
+        sparse pass first, so the launches alternate."""
         launches = [e for e in gpu if 'PagedAttention' in e['name']]
-        sparse, dense = launches[0::2], launches[1::2]
+        streams = {stream(e) for e in launches}
+        if len(streams) > 1:
+            main = collections.Counter(stream(e) for e in gpu if kernel_class(e['name']) == 'gemm').most_common(1)[0][0]
+            sparse = [e for e in launches if stream(e) == main]
+            dense = [e for e in launches if stream(e) != main]
+        else:
+            sparse, dense = launches[0::2], launches[1::2]
         print('    attention: sparse %.1f ms, dense rows %.1f ms' % (sum(e['dur'] for e in sparse) / 1e3,
                                                                       sum(e['dur'] for e in dense) / 1e3))
         for kind, group in (('sparse', sparse), ('dense', dense)):
@@ -120,7 +133,7 @@ class Totals:
                                                               (self.span - self.busy) / 1e3))
         print('host time in the traced window before the first kernel %.1f ms, after the last %.1f ms' %
               (self.host_before / 1e3, self.host_after / 1e3))
-        print('-- attention launches by order (even: sparse, odd: dense rows), ms')
+        print('-- attention launches: sparse pass / dense rows, by stream where they have two, else by order (ms)')
         for kind, us in self.attention.items():
             print('  %-7s %9.1f' % (kind, us / 1e3))
         for (kind, g), n in sorted(self.attention_grids.items()):
