@@ -104,35 +104,16 @@ for length in $TTFT_LENGTHS; do
   done
 done
 
-# metrics_snapshot FILE: the server's /metrics now.
-metrics_snapshot() {
-  python3 -c 'import sys, urllib.request; open(sys.argv[2], "wb").write(urllib.request.urlopen(sys.argv[1]).read())' \
-    "$SERVER_METRICS" "$1"
-}
-
-# histogram_change BEFORE AFTER NAME: "steps mean_ms" of histogram NAME between two snapshots.
-histogram_change() {
-  python3 -c 'import sys
-def totals(path):
-    values = {}
-    for line in open(path):
-        for part in ("_sum", "_count"):
-            if line.startswith(sys.argv[3] + part + " "):
-                values[part] = float(line.split()[1])
-    return values
-before, after = totals(sys.argv[1]), totals(sys.argv[2])
-count = after["_count"] - before["_count"]
-print("%d %.1f" % (count, 1000 * (after["_sum"] - before["_sum"]) / max(count, 1)))' "$1" "$2" "$3"
-}
-
-metrics_snapshot "$OUT/metrics-before-decode.txt"
+server_metrics_snapshot "$OUT/metrics-before-decode.txt"
 bench decode --num-requests "$DECODE_REQUESTS" --concurrency "$DECODE_REQUESTS" --prompt-len "$DECODE_PROMPT" \
   --output-len "$DECODE_OUTPUT" --attention-mode "$DECODE_MODE"
-metrics_snapshot "$OUT/metrics-after-decode.txt"
-read -r steps step_ms < <(histogram_change "$OUT/metrics-before-decode.txt" "$OUT/metrics-after-decode.txt" \
-  deltaserve_step_duration_seconds)
-read -r _ forward_ms < <(histogram_change "$OUT/metrics-before-decode.txt" "$OUT/metrics-after-decode.txt" \
-  deltaserve_step_forward_seconds)
+server_metrics_snapshot "$OUT/metrics-after-decode.txt"
+histograms=(deltaserve_step_duration_seconds deltaserve_step_forward_seconds)
+read -r s0 c0 f0 _ < <(metrics_histogram_totals "$OUT/metrics-before-decode.txt" "${histograms[@]}")
+read -r s1 c1 f1 _ < <(metrics_histogram_totals "$OUT/metrics-after-decode.txt" "${histograms[@]}")
+# The decode runs' steps, and their mean step and forward-pass times in ms.
+read -r steps step_ms forward_ms < <(awk -v s0="$s0" -v c0="$c0" -v f0="$f0" -v s1="$s1" -v c1="$c1" -v f1="$f1" \
+  'BEGIN { n = c1 - c0; d = n > 0 ? n : 1; printf "%d %.1f %.1f\n", n, 1000 * (s1 - s0) / d, 1000 * (f1 - f0) / d }')
 rows+=("$(printf '| decode | %s | %d | %d | %d | %.3f | %.0f | %.0f |' "$DECODE_MODE" "$DECODE_REQUESTS" \
   "$DECODE_PROMPT" "$DECODE_OUTPUT" "$(json_number "$OUT/decode.json" ttft_seconds.p50)" \
   "$(json_number "$OUT/decode.json" generated_tokens_per_second)" \

@@ -12,26 +12,23 @@ shift 5
 
 # shellcheck source=SCRIPTDIR/lib/server.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
-log=$(mktemp)
-trap 'server_stop; rm -f "$log"' EXIT
-server_start "$build" "$log" --max-num-seqs 64 "$@"
+work=$(mktemp -d)
+trap 'server_stop; rm -rf "$work"' EXIT
+server_start "$build" "$work/server.log" --max-num-seqs 64 "$@"
 
-# "STEP_SUM STEP_COUNT FORWARD_SUM" from the server's histograms.
+# "STEP_SUM STEP_COUNT FORWARD_SUM FORWARD_COUNT" from the server's histograms now.
 step_totals() {
-  curl -s "$SERVER_METRICS" | awk '
-    /^deltaserve_step_duration_seconds_sum / { s = $2 }
-    /^deltaserve_step_duration_seconds_count / { c = $2 }
-    /^deltaserve_step_forward_seconds_sum / { f = $2 }
-    END { print s + 0, c + 0, f + 0 }'
+  server_metrics_snapshot "$work/metrics.txt"
+  metrics_histogram_totals "$work/metrics.txt" deltaserve_step_duration_seconds deltaserve_step_forward_seconds
 }
 
 rows=()
 for concurrency in $concurrencies; do
   requests=$((concurrency * per_client))
-  read -r s0 c0 f0 <<<"$(step_totals)"
+  read -r s0 c0 f0 _ <<<"$(step_totals)"
   report=$("$build/client/deltaserve-bench" --target "$SERVER_TARGET" --num-requests "$requests" \
              --concurrency "$concurrency" --prompt-len "$prompt_len" --output-len "$output_len")
-  read -r s1 c1 f1 <<<"$(step_totals)"
+  read -r s1 c1 f1 _ <<<"$(step_totals)"
   echo "$report" >&2
   json=$(grep '^{' <<<"$report" | tail -1)
   field() { sed -E "s/.*\"$1\": *([0-9.eE+-]+).*/\1/" <<<"$json"; }

@@ -5,6 +5,7 @@
 #   trap server_stop EXIT
 #   server_start BUILD_DIR LOG_FILE SERVER_ARGS...
 #   ... use "$SERVER_TARGET" (host:port of gRPC) and "$SERVER_METRICS" (the /metrics URL)
+#   server_metrics_snapshot FILE; metrics_histogram_totals FILE NAME...
 #
 # The server listens on free loopback ports (port 0) so that several benchmarks can run
 # on one machine; the ports are read back from its log.
@@ -48,4 +49,23 @@ server_stop() {
   kill -TERM "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=
+}
+
+# server_metrics_snapshot FILE: the server's /metrics now, into FILE. Python rather than
+# curl: the GPU host is not known to have curl.
+server_metrics_snapshot() {
+  python3 -c 'import sys, urllib.request; open(sys.argv[2], "wb").write(urllib.request.urlopen(sys.argv[1]).read())' \
+    "$SERVER_METRICS" "$1"
+}
+
+# metrics_histogram_totals FILE NAME...: "SUM COUNT" of each histogram NAME in a /metrics
+# snapshot, all on one line in the order given (0 0 for one it does not hold).
+metrics_histogram_totals() {
+  python3 -c 'import sys
+values = {}
+for line in open(sys.argv[1]):
+    parts = line.split()
+    if len(parts) == 2 and not line.startswith("#"):
+        values[parts[0]] = parts[1]
+print(" ".join(values.get(name + part, "0") for name in sys.argv[2:] for part in ("_sum", "_count")))' "$@"
 }
