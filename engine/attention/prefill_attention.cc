@@ -7,6 +7,7 @@
 
 #include "engine/attention/delta_layout.h"
 #include "engine/attention/key_visibility.h"
+#include "engine/util/device_copy.h"
 
 namespace deltaserve {
 namespace {
@@ -17,11 +18,8 @@ std::vector<int64_t> Positions(int64_t begin, int64_t end) {
   return positions;
 }
 
-// Indices on `device`. A GPU gets them through pinned memory without waiting: a plain
-// copy to the device would stall it several times per layer and sequence.
 at::Tensor IndexTensor(const std::vector<int64_t>& values, at::Device device) {
-  const at::Tensor host = at::tensor(values, at::kLong);
-  return device.is_cpu() ? host : host.pin_memory().to(device, /*non_blocking=*/true);
+  return CopyToDevice(at::tensor(values, at::kLong), device);
 }
 
 // Row indices of `positions` in a tensor whose row 0 is position `first`.

@@ -14,6 +14,7 @@
 #include "engine/attention/prefill_attention.h"
 #include "engine/cuda/device_upload.h"
 #include "engine/model/rope.h"
+#include "engine/util/device_copy.h"
 #include "kernels/attention.h"
 #include "kernels/delta_combine.h"
 #include "kernels/rope_kv_write.h"
@@ -85,8 +86,8 @@ void CudaPagedAttention::BeginForward(const AttentionBatch& batch) {
   const at::Device device = cache_.keys(0).device();
   const int64_t block_size = cache_.shape().block_size;
   step_ = Step{};
-  step_.positions = Upload(batch.positions.to(at::kInt), device);
-  step_.slots = Upload(batch.slots.to(at::kInt), device);
+  step_.positions = CopyToDevice(batch.positions.to(at::kInt), device);
+  step_.slots = CopyToDevice(batch.slots.to(at::kInt), device);
   std::vector<int32_t> seq_lens;
   std::vector<const AttentionSequence*> decoding;
   for (const AttentionSequence& seq : batch.sequences) {
@@ -114,7 +115,7 @@ void CudaPagedAttention::BeginForward(const AttentionBatch& batch) {
   const std::vector<int64_t>& rows = step_.decode_rows;
   for (size_t i = 1; i < rows.size(); ++i) {
     if (rows[i] != rows[0] + static_cast<int64_t>(i)) {
-      step_.decode_row_index = Upload(at::tensor(rows, at::kLong), device);
+      step_.decode_row_index = CopyToDevice(at::tensor(rows, at::kLong), device);
       break;
     }
   }

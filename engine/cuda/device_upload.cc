@@ -2,14 +2,12 @@
 
 #include <ATen/ATen.h>
 
+#include "engine/util/device_copy.h"
+
 namespace deltaserve {
 
 at::Tensor UploadInts(const std::vector<int32_t>& values, at::Device device) {
-  return Upload(at::tensor(values, at::kInt), device);
-}
-
-at::Tensor Upload(const at::Tensor& host, at::Device device) {
-  return host.pin_memory().to(device, /*non_blocking=*/true);
+  return CopyToDevice(at::tensor(values, at::kInt), device);
 }
 
 }  // namespace deltaserve

@@ -7,11 +7,7 @@
 
 namespace deltaserve {
 
-// Host int32 values on the GPU without stalling the host: the copy goes through pinned
-// memory, which the caching host allocator keeps until the copy has run.
+// Host int32 values on the GPU without stalling the host (CopyToDevice).
 at::Tensor UploadInts(const std::vector<int32_t>& values, at::Device device);
-
-// A host tensor on the GPU the same way, in its own dtype.
-at::Tensor Upload(const at::Tensor& host, at::Device device);
 
 }  // namespace deltaserve
