@@ -8,15 +8,11 @@
 
 namespace deltaserve {
 
-at::Tensor CudaLayerKernels::AddRmsNorm(const at::Tensor& x, at::Tensor& residual, const at::Tensor& weight) const {
+at::Tensor CudaLayerKernels::RmsNorm(const at::Tensor& x, const at::Tensor& weight) const {
   at::Tensor out = at::empty({x.size(0), x.size(1)}, x.options());
   kernels::RmsNormArgs args;
   args.input = x.data_ptr();
   args.input_row_stride = x.stride(0);
-  if (residual.defined()) {
-    args.residual = residual.data_ptr();
-    args.residual_row_stride = residual.stride(0);
-  }
   args.weight = weight.data_ptr();
   args.out = out.data_ptr();
   args.out_row_stride = out.stride(0);
@@ -26,8 +22,6 @@ at::Tensor CudaLayerKernels::AddRmsNorm(const at::Tensor& x, at::Tensor& residua
   const cudaError_t error = kernels::RmsNorm(args, c10::cuda::getCurrentCUDAStream().stream());
   TORCH_CHECK(error == cudaSuccess, "RmsNorm kernel (", args.rows, " rows of ", args.hidden,
               "): ", cudaGetErrorString(error));
-  // The kernel updated residual in place; the first layer's residual is its input.
-  if (!residual.defined()) residual = x;
   return out;
 }
 

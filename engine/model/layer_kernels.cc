@@ -4,11 +4,9 @@
 
 namespace deltaserve {
 
-at::Tensor CpuLayerKernels::AddRmsNorm(const at::Tensor& x, at::Tensor& residual, const at::Tensor& weight) const {
-  // A new tensor, not an in-place add: x may alias the embedding output of the batch.
-  residual = residual.defined() ? residual.add(x) : x;
-  const at::Tensor variance = residual.pow(2).mean(-1, /*keepdim=*/true);
-  return residual.mul(at::rsqrt(variance.add(eps_))).mul_(weight);
+at::Tensor CpuLayerKernels::RmsNorm(const at::Tensor& x, const at::Tensor& weight) const {
+  const at::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
+  return x.mul(at::rsqrt(variance.add(eps_))).mul_(weight);
 }
 
 at::Tensor CpuLayerKernels::SiluMul(const at::Tensor& gate_up) const {

@@ -9,9 +9,9 @@ namespace deltaserve {
 class LayerKernels {
  public:
   virtual ~LayerKernels() = default;
-  // residual += x (residual = x while it is undefined, at the first layer); returns
-  // rmsnorm(residual) * weight.
-  virtual at::Tensor AddRmsNorm(const at::Tensor& x, at::Tensor& residual, const at::Tensor& weight) const = 0;
+  // rmsnorm(x) * weight. The residual add is not here: the O and down projections do it
+  // in their GEMMs (LlamaModel).
+  virtual at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const = 0;
   // gate_up [T, 2 ffn] (gate, then up) -> silu(gate) * up [T, ffn].
   virtual at::Tensor SiluMul(const at::Tensor& gate_up) const = 0;
 };
@@ -20,7 +20,7 @@ class LayerKernels {
 class CpuLayerKernels final : public LayerKernels {
  public:
   explicit CpuLayerKernels(double rms_norm_eps) : eps_(rms_norm_eps) {}
-  at::Tensor AddRmsNorm(const at::Tensor& x, at::Tensor& residual, const at::Tensor& weight) const override;
+  at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const override;
   at::Tensor SiluMul(const at::Tensor& gate_up) const override;
 
  private:

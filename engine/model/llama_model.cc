@@ -32,22 +32,24 @@ LlamaModel::LlamaModel(ModelConfig config, LlamaWeights weights, at::TensorOptio
   }
 }
 
-at::Tensor LlamaModel::Attention(int64_t layer, const at::Tensor& hidden, const AttentionBatch& batch,
-                                 AttentionBackend& attention) const {
-  const int64_t tokens = hidden.size(0);
+void LlamaModel::Attention(int64_t layer, at::Tensor& residual, const AttentionBatch& batch,
+                           AttentionBackend& attention) const {
+  const Layer& weights = layers_[layer];
+  const int64_t tokens = residual.size(0);
   const int64_t d = config_.head_dim;
   const int64_t heads = config_.num_attention_heads;
   const int64_t kv_heads = config_.num_key_value_heads;
-  at::Tensor qkv = at::linear(hidden, layers_[layer].qkv_proj);
+  at::Tensor qkv = at::linear(kernels_->RmsNorm(residual, weights.input_norm), weights.qkv_proj);
   at::Tensor q = qkv.slice(1, 0, heads * d).view({tokens, heads, d});
   at::Tensor k = qkv.slice(1, heads * d, (heads + kv_heads) * d).view({tokens, kv_heads, d});
   at::Tensor v = qkv.slice(1, (heads + kv_heads) * d).view({tokens, kv_heads, d});
   at::Tensor out = attention.Forward(layer, q, k, v, batch);
-  return at::linear(out.reshape({tokens, heads * d}), layers_[layer].o_proj);
+  residual.addmm_(out.reshape({tokens, heads * d}), weights.o_proj.t());
 }
 
-at::Tensor LlamaModel::Mlp(const Layer& layer, const at::Tensor& hidden) const {
-  return at::linear(kernels_->SiluMul(at::linear(hidden, layer.gate_up_proj)), layer.down_proj);
+void LlamaModel::Mlp(const Layer& layer, at::Tensor& residual) const {
+  at::Tensor gate_up = at::linear(kernels_->RmsNorm(residual, layer.post_attention_norm), layer.gate_up_proj);
+  residual.addmm_(kernels_->SiluMul(gate_up), layer.down_proj.t());
 }
 
 at::Tensor LlamaModel::Forward(const ForwardBatch& batch, AttentionBackend& attention) const {
@@ -57,13 +59,13 @@ at::Tensor LlamaModel::Forward(const ForwardBatch& batch, AttentionBackend& atte
 
 at::Tensor LlamaModel::ForwardOnDevice(const at::Tensor& token_ids, const at::Tensor& logit_rows,
                                        const AttentionBatch& batch, AttentionBackend& attention) const {
-  at::Tensor hidden = embed_tokens_.index_select(0, token_ids);
-  at::Tensor residual;
+  // index_select's output is a fresh tensor, so the layers may add to it in place.
+  at::Tensor residual = embed_tokens_.index_select(0, token_ids);
   for (int64_t i = 0; i < static_cast<int64_t>(layers_.size()); ++i) {
-    hidden = Attention(i, kernels_->AddRmsNorm(hidden, residual, layers_[i].input_norm), batch, attention);
-    hidden = Mlp(layers_[i], kernels_->AddRmsNorm(hidden, residual, layers_[i].post_attention_norm));
+    Attention(i, residual, batch, attention);
+    Mlp(layers_[i], residual);
   }
-  return at::linear(kernels_->AddRmsNorm(hidden, residual, norm_).index_select(0, logit_rows), lm_head_);
+  return at::linear(kernels_->RmsNorm(residual, norm_).index_select(0, logit_rows), lm_head_);
 }
 
 }  // namespace deltaserve

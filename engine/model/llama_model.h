@@ -56,9 +56,11 @@ class LlamaModel {
     at::Tensor down_proj;
   };
 
-  at::Tensor Attention(int64_t layer, const at::Tensor& hidden, const AttentionBatch& batch,
-                       AttentionBackend& attention) const;
-  at::Tensor Mlp(const Layer& layer, const at::Tensor& hidden) const;
+  // Each block adds its output to the residual stream [T, hidden] in its last GEMM
+  // (addmm_, beta = 1): the GEMM reads the stream while compute-bound, where a separate
+  // add would read and write it once more per block.
+  void Attention(int64_t layer, at::Tensor& residual, const AttentionBatch& batch, AttentionBackend& attention) const;
+  void Mlp(const Layer& layer, at::Tensor& residual) const;
 
   ModelConfig config_;
   std::unique_ptr<const LayerKernels> kernels_;
