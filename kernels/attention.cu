@@ -19,11 +19,13 @@ int CeilDiv(std::int64_t a, std::int64_t b) { return static_cast<int>((a + b - 1
 
 bool Aligned16(std::int64_t elements) { return elements % 8 == 0; }
 
+bool Aligned16Address(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+
+// Both kernels read K and V in 16-byte pieces (cp.async or TMA), from aligned tensors and rows.
 bool ValidCache(const PagedKvCache& c) {
-  return c.k && c.v && c.block_tables && c.num_kv_heads > 0 &&
-         (c.head_dim == 64 || c.head_dim == 128) && c.block_size > 0 &&
-         c.max_blocks_per_seq > 0 && Aligned16(c.block_stride) && Aligned16(c.token_stride) &&
-         Aligned16(c.head_stride);
+  return c.k && c.v && Aligned16Address(c.k) && Aligned16Address(c.v) && c.block_tables && c.num_kv_heads > 0 &&
+         (c.head_dim == 64 || c.head_dim == 128) && c.block_size > 0 && c.max_blocks_per_seq > 0 &&
+         c.num_blocks > 0 && Aligned16(c.block_stride) && Aligned16(c.token_stride) && Aligned16(c.head_stride);
 }
 
 bool ValidRows(const RowTensor& t) {
@@ -40,11 +42,12 @@ using detail::AttentionKernel;
 template <int kHeadDim, int kTileRows>
 AttentionKernel Instance() {
   return {detail::PagedAttentionKernel<kHeadDim, kTileRows>, kHeadDim, kTileRows, detail::kTileKeys,
-          detail::TileShape<kTileRows>::kThreads, detail::AttentionSharedBytes<kHeadDim, kTileRows>()};
+          detail::TileShape<kTileRows>::kThreads, detail::AttentionSharedBytes<kHeadDim, kTileRows>(), nullptr};
 }
 
-// The wgmma kernel serves head_dim 128 in 128-row tiles on compute capability 9.0 unless
-// DELTASERVE_PORTABLE_ATTENTION is set (to compare the two, or test the portable one there).
+// The wgmma kernel serves head_dim 128 in 128-row tiles on compute capability 9.0 (for
+// the block sizes its TMA loads tile, below) unless DELTASERVE_PORTABLE_ATTENTION is set
+// (to compare the two, or test the portable one there).
 bool UseSm90Kernel() {
   static const bool use = [] {
     int device = 0;
@@ -60,13 +63,25 @@ bool UseSm90Kernel() {
   return use;
 }
 
-AttentionKernel SelectKernel(int head_dim, int tile_rows) {
+// Whether the wgmma kernel's TMA loads can read a cache of this block size: a key tile
+// must be whole boxes of one block's rows (block_size divides the tile or the tile
+// divides block_size), each at least the 8 rows (1024 bytes) the 128-byte swizzle repeats
+// over, so that every box starts where the pattern does.
+bool TmaTilesBlocks(int block_size, const AttentionKernel& k) {
+  return block_size >= 8 && (k.tile_keys % block_size == 0 || block_size % k.tile_keys == 0);
+}
+
+AttentionKernel SelectKernel(const PagedKvCache& cache, int tile_rows) {
   const bool small = tile_rows == detail::kSmallTileRows;
-  if (head_dim == 64) {
+  if (cache.head_dim == 64) {
     return small ? Instance<64, detail::kSmallTileRows>() : Instance<64, detail::kLargeTileRows>();
   }
   if (small) return Instance<128, detail::kSmallTileRows>();
-  return UseSm90Kernel() ? detail::Sm90AttentionKernel() : Instance<128, detail::kLargeTileRows>();
+  if (UseSm90Kernel()) {
+    const AttentionKernel sm90 = detail::Sm90AttentionKernel();
+    if (TmaTilesBlocks(cache.block_size, sm90)) return sm90;
+  }
+  return Instance<128, detail::kLargeTileRows>();
 }
 
 // Launches and occupancy queries both need the kernel allowed its dynamic shared memory
@@ -90,6 +105,7 @@ AttentionProblem MakeProblem(const RowTensor& q, const RowTensor& out, int num_h
   p.kv_block_stride = cache.block_stride;
   p.kv_token_stride = cache.token_stride;
   p.kv_head_stride = cache.head_stride;
+  p.kv_num_blocks = cache.num_blocks;
   p.block_tables = cache.block_tables;
   p.max_blocks_per_seq = cache.max_blocks_per_seq;
   p.block_size = cache.block_size;
@@ -109,7 +125,8 @@ cudaError_t Launch(AttentionProblem p, const AttentionKernel& k, int num_seqs, i
   const std::int64_t seq_heads = static_cast<std::int64_t>(num_seqs) * p.num_kv_heads;
   if (CeilDiv(max_rows_per_seq, p.tokens_per_tile) * seq_heads > INT_MAX) return cudaErrorInvalidValue;
   p.seq_heads = static_cast<int>(seq_heads);
-  cudaError_t err = AllowSharedMemory(k);
+  cudaError_t err = k.prepare ? k.prepare(p) : cudaSuccess;
+  if (err == cudaSuccess) err = AllowSharedMemory(k);
   if (err != cudaSuccess) return err;
   const dim3 grid(CeilDiv(max_rows_per_seq, p.tokens_per_tile) * p.seq_heads, 1, splits);
   k.kernel<<<grid, k.threads, k.shared_bytes, stream>>>(p);
@@ -206,8 +223,7 @@ bool ValidDecode(const DecodeAttentionArgs& a) {
 // where G fits in it, else the 128-row tile.
 AttentionKernel DecodeKernel(const DecodeAttentionArgs& a) {
   const int group = a.num_heads / a.cache.num_kv_heads;
-  return SelectKernel(a.cache.head_dim,
-                      group <= detail::kSmallTileRows ? detail::kSmallTileRows : detail::kLargeTileRows);
+  return SelectKernel(a.cache, group <= detail::kSmallTileRows ? detail::kSmallTileRows : detail::kLargeTileRows);
 }
 
 AttentionProblem DecodeProblem(const DecodeAttentionArgs& a, const AttentionKernel& k) {
@@ -231,7 +247,7 @@ cudaError_t PrefillAttention(const PrefillAttentionArgs& a, cudaStream_t stream)
       a.mask.sink < 0 || a.softmax_scale <= 0.f) {
     return cudaErrorInvalidValue;
   }
-  const AttentionKernel k = SelectKernel(a.cache.head_dim, detail::kLargeTileRows);
+  const AttentionKernel k = SelectKernel(a.cache, detail::kLargeTileRows);
   AttentionProblem p = MakeProblem(a.q, a.out, a.num_heads, a.cache, a.mask, a.softmax_scale, k.tile_rows);
   p.cu_rows = a.cu_seqlens_q;
   p.base_pos = a.start_pos;
@@ -246,7 +262,7 @@ cudaError_t GatheredAttention(const GatheredAttentionArgs& a, void* workspace,
       a.softmax_scale <= 0.f) {
     return cudaErrorInvalidValue;
   }
-  const AttentionKernel k = SelectKernel(a.cache.head_dim, detail::kLargeTileRows);
+  const AttentionKernel k = SelectKernel(a.cache, detail::kLargeTileRows);
   AttentionProblem p = MakeProblem(a.q, a.out, a.num_heads, a.cache, a.mask, a.softmax_scale, k.tile_rows);
   p.cu_rows = a.cu_rows;
   p.row_token = a.row_token;

@@ -16,10 +16,15 @@
 
 namespace deltaserve::kernels {
 
-// One layer's cache: K and V each [num_blocks, block_size, num_kv_heads, head_dim].
+// One layer's cache: K and V each [num_blocks, block_size, num_kv_heads, head_dim]. Every
+// slot of the blocks that hold a sequence's keys must hold finite values, the slots past
+// its last key included: the Hopper kernel reads on past the last key to the end of its
+// block (or of its 128-key tile) and masks those keys, and a masked key's weight 0 times a
+// NaN value is still NaN.
 struct PagedKvCache {
   const void* k = nullptr;
   const void* v = nullptr;
+  int num_blocks = 0;  // blocks in the cache, the extent the Hopper kernel's TMA descriptors cover
   int num_kv_heads = 0;
   int head_dim = 0;
   int block_size = 0;

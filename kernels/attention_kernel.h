@@ -3,6 +3,8 @@
 // of attention_sm90.cu) and size grids and key splits from these fields.
 #pragma once
 
+#include <cuda_runtime_api.h>
+
 #include "kernels/paged_attention_kernel.cuh"
 
 namespace deltaserve::kernels::detail {
@@ -14,6 +16,9 @@ struct AttentionKernel {
   int tile_keys;
   int threads;
   int shared_bytes;
+  // Fills what this kernel reads beyond what MakeProblem sets (the Hopper kernel's TMA
+  // descriptors) before each launch; nullptr where there is nothing to fill.
+  cudaError_t (*prepare)(AttentionProblem&);
 };
 
 // The warp-specialised wgmma kernel for head_dim 128 and 128-row tiles; only runs on

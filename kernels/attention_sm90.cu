@@ -1,14 +1,20 @@
 // The Hopper attention kernel: the same problem, masks, grid and key splits as
 // PagedAttentionKernel (paged_attention_kernel.cuh), computed FlashAttention-3 style.
 //
-// A block owns 128 query rows of one KV head and walks 128-key tiles. Producer warps
-// copy K and V tiles from the paged cache (cp.async through the block table, one lookup
-// per key row) into a 3-stage ring of 128-byte-swizzled shared tiles and signal each full
-// stage on an mbarrier; two consumer warpgroups of 64 rows each compute S = Q K^T with
-// wgmma (Q and K from shared memory), the online softmax in registers, and O += P V with P
-// straight from the S registers and V read MN-major from the same layout as K, then hand
-// the stage back on its empty mbarrier. The two warpgroups wait on the barriers, not on
-// each other, so one's softmax overlaps the other's tensor-core work.
+// A block owns 128 query rows of one KV head and walks 128-key tiles. A producer warp
+// loads K and V tiles from the paged cache with TMA (one box per cache block's rows of the
+// tile and 64-column half, through the block table) into a 3-stage ring of
+// 128-byte-swizzled shared tiles, each stage completing on an mbarrier when its bytes have
+// landed; two consumer warpgroups of 64 rows each compute S = Q K^T with wgmma (Q and K
+// from shared memory), the online softmax in registers, and O += P V with P straight from
+// the S registers and V read MN-major from the same layout as K, then hand the stage back
+// on its empty mbarrier. The two warpgroups wait on the barriers, not on each other, so
+// one's softmax overlaps the other's tensor-core work.
+#include <cudaTypedefs.h>
+
+#include <algorithm>
+#include <cstdint>
+
 #include "kernels/attention_kernel.h"
 #include "kernels/wgmma_sm90.cuh"
 
@@ -21,12 +27,10 @@ constexpr int kHeadDim = 128;
 constexpr int kStages = 3;
 constexpr int kGroupRows = 64;       // rows per consumer warpgroup
 constexpr int kConsumerThreads = 256;
-constexpr int kProducerWarps = 4;
-constexpr int kProducerThreads = 32 * kProducerWarps;
-constexpr int kThreads = kConsumerThreads + kProducerThreads;
+constexpr int kThreads = kConsumerThreads + 32;  // and one producer warp
 // A 128x128 bf16 tile is two 64-column halves of 128 rows x 128 bytes, each row's eight
-// 16-byte chunks XOR-swizzled by row % 8: wgmma's 128-byte swizzle, which also keeps
-// the producer's 16-byte copies and wgmma's reads free of bank conflicts.
+// 16-byte chunks XOR-swizzled by row % 8: wgmma's 128-byte swizzle, which TMA writes as
+// CU_TENSOR_MAP_SWIZZLE_128B and which keeps Q's 16-byte copies free of bank conflicts.
 constexpr int kHalfBytes = kRows * 128;
 constexpr int kTileBytes = 2 * kHalfBytes;
 constexpr int kAlignBytes = 1024;  // the swizzle pattern repeats every 1024 bytes
@@ -36,48 +40,39 @@ __device__ __forceinline__ std::uint32_t SwizzledOffset(int row, int chunk) {
   return static_cast<std::uint32_t>((chunk >> 3) * kHalfBytes + row * 128 + (((chunk & 7) ^ (row & 7)) << 4));
 }
 
-// The producer warps: tile i goes to stage i % kStages once the consumers released the
-// tile kStages before it. A stage is announced full one tile later, after these warps'
-// copies of it completed and were fenced for the async proxy, so the announcement never
-// waits on the copies just issued.
+// The producer warp: tile i goes to stage i % kStages once the consumers released the
+// tile kStages before it. Lane 0 tells the stage's full barrier to expect the tile's K and
+// V bytes; lane j then loads page j of the tile, its min(block_size, 128) keys of one cache
+// block, as two 64-column boxes each of K and V. attention.cu picks this kernel only for
+// block sizes that make a tile whole pages of a multiple of 8 rows, so that every box
+// starts on the 1024-byte boundary its swizzle is anchored on. A page that starts past
+// the last query position is not looked up: it reads block -1, out of bounds, which TMA
+// fills with zeros (and counts their bytes, as the barrier expects), keeping masked P·V
+// finite.
 __device__ void ProduceKeyTiles(const AttentionProblem& p, const BlockRows& b, const KeyTileList& tiles,
                                 std::uint32_t k_smem, std::uint32_t v_smem, std::uint32_t full_bar,
                                 std::uint32_t empty_bar) {
-  constexpr int kWarpKeys = kKeys / kProducerWarps;
   const int lane = static_cast<int>(threadIdx.x) % 32;
-  const int warp_key0 = (static_cast<int>(threadIdx.x) - kConsumerThreads) / 32 * kWarpKeys;
+  const int box_rows = min(p.block_size, kKeys);
+  const int pages = kKeys / box_rows;
+  const int* table = p.block_tables + static_cast<std::int64_t>(b.seq) * p.max_blocks_per_seq;
   for (int i = 0; i < tiles.size(); ++i) {
     const int stage = i % kStages;
     if (i >= kStages) MbarrierWait(empty_bar + 8 * stage, (i / kStages - 1) & 1);
-    const int first_key = tiles.at(i) * kKeys + warp_key0;
-    // Lane l looks up the warp's key rows l, l + 32, ...; 16 lanes copy one row.
-    std::int64_t row_offset[kWarpKeys / 32];
+    const std::uint32_t full = full_bar + 8 * stage;
+    if (lane == 0) MbarrierArriveExpectTx(full, 2 * kTileBytes);
+    __syncwarp();  // the barrier expects the bytes before any load completes them
+    if (lane < pages) {
+      const int key0 = tiles.at(i) * kKeys + lane * box_rows;
+      const int block = key0 <= b.pos_max ? table[key0 / p.block_size] : -1;
+      const int slot0 = key0 % p.block_size;
 #pragma unroll
-    for (int r = 0; r < kWarpKeys / 32; ++r) {
-      row_offset[r] = KeyRowOffset(p, b.seq, b.kv_head, first_key + r * 32 + lane, b.pos_max);
+      for (int half = 0; half < 2; ++half) {
+        const std::uint32_t dst = stage * kTileBytes + half * kHalfBytes + lane * box_rows * 128;
+        TmaLoad4d(k_smem + dst, &p.k_map, half * 64, b.kv_head, slot0, block, full);
+        TmaLoad4d(v_smem + dst, &p.v_map, half * 64, b.kv_head, slot0, block, full);
+      }
     }
-    const int chunk = lane % 16;
-#pragma unroll
-    for (int pass = 0; pass < kWarpKeys / 2; ++pass) {
-      const int row = 2 * pass + lane / 16;
-      const std::int64_t offset = __shfl_sync(0xffffffffu, row_offset[pass / 16], row % 32);
-      const bool valid = offset >= 0;
-      const std::int64_t src = valid ? offset + chunk * 8 : 0;
-      const std::uint32_t dst = stage * kTileBytes + SwizzledOffset(warp_key0 + row, chunk);
-      CopyAsync16(k_smem + dst, p.k + src, valid);
-      CopyAsync16(v_smem + dst, p.v + src, valid);
-    }
-    CommitAsyncCopies();
-    if (i > 0) {
-      WaitAsyncCopies<1>();
-      FenceProxyAsync();
-      MbarrierArrive(full_bar + 8 * ((i - 1) % kStages));
-    }
-  }
-  if (tiles.size() > 0) {
-    WaitAsyncCopies<0>();
-    FenceProxyAsync();
-    MbarrierArrive(full_bar + 8 * ((tiles.size() - 1) % kStages));
   }
 }
 
@@ -108,6 +103,12 @@ __device__ void ConsumeKeyTiles(const AttentionProblem& p, const BlockRows& b, c
   }
   // Q's descriptor for k-step kk: half kk / 4, 32 bytes per step within the 128-byte row.
   const std::uint64_t q_desc = Sw128Descriptor(q_smem + group * kGroupRows * 128, 16, 1024);
+  // Read once: p's tensor maps' addresses reach asm statements (the producer's TMA loads),
+  // so the compiler reloads p's fields after every asm with a memory clobber, and reloading
+  // these in the unrolled mask and softmax loops spilled registers.
+  const int sink = p.sink;
+  const int window = p.window;
+  const float scale_log2 = p.scale_log2;
   float o[64] = {};
   float row_max[2] = {-INFINITY, -INFINITY};
   float row_sum[2] = {0.f, 0.f};
@@ -132,14 +133,14 @@ __device__ void ConsumeKeyTiles(const AttentionProblem& p, const BlockRows& b, c
     const int key_lo = tiles.at(i) * kKeys;
     const int key_hi = key_lo + kKeys - 1;
     const bool whole_tile =
-        key_hi <= b.pos_min && (p.window <= 0 || key_hi < p.sink || key_lo > b.pos_max - p.window);
+        key_hi <= b.pos_min && (window <= 0 || key_hi < sink || key_lo > b.pos_max - window);
     if (!whole_tile) {
 #pragma unroll
       for (int t = 0; t < kKeys / 8; ++t) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int key = key_lo + t * 8 + 2 * (lane & 3) + (e & 1);
-          if (!KeyAllowed(key, row_pos[e >> 1], p.sink, p.window)) s[4 * t + e] = -INFINITY;
+          if (!KeyAllowed(key, row_pos[e >> 1], sink, window)) s[4 * t + e] = -INFINITY;
         }
       }
     }
@@ -154,14 +155,14 @@ __device__ void ConsumeKeyTiles(const AttentionProblem& p, const BlockRows& b, c
       tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
       const float new_max = fmaxf(row_max[half], tile_max);
       // A row with no allowed key so far keeps max -inf; subtracting 0 avoids inf - inf.
-      const float shift = new_max == -INFINITY ? 0.f : new_max * p.scale_log2;
-      rescale[half] = FastExp2(row_max[half] * p.scale_log2 - shift);
+      const float shift = new_max == -INFINITY ? 0.f : new_max * scale_log2;
+      rescale[half] = FastExp2(row_max[half] * scale_log2 - shift);
       float tile_sum = 0.f;
 #pragma unroll
       for (int t = 0; t < kKeys / 8; ++t) {
 #pragma unroll
         for (int e = 2 * half; e < 2 * half + 2; ++e) {
-          s[4 * t + e] = FastExp2(s[4 * t + e] * p.scale_log2 - shift);
+          s[4 * t + e] = FastExp2(s[4 * t + e] * scale_log2 - shift);
           tile_sum += s[4 * t + e];
         }
       }
@@ -208,7 +209,9 @@ __device__ void ConsumeKeyTiles(const AttentionProblem& p, const BlockRows& b, c
   }
 }
 
-__global__ void __launch_bounds__(kThreads, 1) PagedAttentionSm90Kernel(const AttentionProblem p) {
+// __grid_constant__ keeps p in parameter space, where TMA may read its descriptors (a
+// plain by-value parameter may be copied to local memory, where it may not).
+__global__ void __launch_bounds__(kThreads, 1) PagedAttentionSm90Kernel(const __grid_constant__ AttentionProblem p) {
   extern __shared__ unsigned char shared[];
   __shared__ int tile_row[kRows];
   __shared__ int tile_pos[kRows];
@@ -226,7 +229,7 @@ __global__ void __launch_bounds__(kThreads, 1) PagedAttentionSm90Kernel(const At
   const int groups = b.valid_rows > kGroupRows ? 2 : 1;
   if (threadIdx.x == 0) {
     for (int stage = 0; stage < kStages; ++stage) {
-      MbarrierInit(SharedAddress(&full_bar[stage]), kProducerThreads);
+      MbarrierInit(SharedAddress(&full_bar[stage]), 1);  // the producer's expect_tx arrival
       MbarrierInit(SharedAddress(&empty_bar[stage]), 128 * groups);
     }
   }
@@ -240,10 +243,47 @@ __global__ void __launch_bounds__(kThreads, 1) PagedAttentionSm90Kernel(const At
   }
 }
 
+// cuTensorMapEncodeTiled, from the driver the runtime loaded (nothing links libcuda);
+// nullptr if the driver lacks it.
+PFN_cuTensorMapEncodeTiled_v12000 TensorMapEncoder() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    const cudaError_t err =
+        cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found);
+    return err == cudaSuccess && found == cudaDriverEntryPointSuccess
+               ? reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn)
+               : nullptr;
+  }();
+  return encode;
+}
+
+// K or V as a 4-d tensor [blocks][slots][KV heads][columns], in boxes of 64 columns (128
+// bytes, the swizzle span) of one head's rows of one block: box_rows rows, the block's
+// share of a key tile.
+bool EncodeKvMap(PFN_cuTensorMapEncodeTiled_v12000 encode, const AttentionProblem& p, const void* base,
+                 CUtensorMap& map) {
+  constexpr std::uint64_t kBytes = sizeof(__nv_bfloat16);
+  const cuuint64_t dims[4] = {kHeadDim, static_cast<cuuint64_t>(p.num_kv_heads),
+                              static_cast<cuuint64_t>(p.block_size), static_cast<cuuint64_t>(p.kv_num_blocks)};
+  const cuuint64_t strides[3] = {p.kv_head_stride * kBytes, p.kv_token_stride * kBytes, p.kv_block_stride * kBytes};
+  const cuuint32_t box[4] = {64, 1, static_cast<cuuint32_t>(std::min(p.block_size, kKeys)), 1};
+  const cuuint32_t element_strides[4] = {1, 1, 1, 1};
+  return encode(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, const_cast<void*>(base), dims, strides, box,
+                element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+cudaError_t EncodeKvMaps(AttentionProblem& p) {
+  const PFN_cuTensorMapEncodeTiled_v12000 encode = TensorMapEncoder();
+  const bool encoded = encode && EncodeKvMap(encode, p, p.k, p.k_map) && EncodeKvMap(encode, p, p.v, p.v_map);
+  return encoded ? cudaSuccess : cudaErrorInvalidValue;
+}
+
 }  // namespace
 
 AttentionKernel Sm90AttentionKernel() {
-  return {PagedAttentionSm90Kernel, kHeadDim, kRows, kKeys, kThreads, kSharedBytes};
+  return {PagedAttentionSm90Kernel, kHeadDim, kRows, kKeys, kThreads, kSharedBytes, EncodeKvMaps};
 }
 
 }  // namespace deltaserve::kernels::detail

@@ -13,6 +13,7 @@
 // writes fp32 partial output and log2-sum-exp for MergeSplitsKernel.
 #pragma once
 
+#include <cuda.h>  // CUtensorMap only: nothing here calls the driver API
 #include <cuda_bf16.h>
 
 #include <climits>
@@ -76,6 +77,7 @@ struct AttentionProblem {
   std::int64_t kv_block_stride;
   std::int64_t kv_token_stride;
   std::int64_t kv_head_stride;
+  int kv_num_blocks;
   const int* block_tables;
   int max_blocks_per_seq;
   int block_size;
@@ -91,6 +93,10 @@ struct AttentionProblem {
   int min_split_tiles;  // key tiles a split takes at least when gridDim.z > 1
   float* partial_out;  // [splits][num_rows][num_heads][head_dim]
   float* partial_lse;  // [splits][num_rows][num_heads]
+  // TMA descriptors of k and v, filled only for the Hopper kernel (attention_sm90.cu),
+  // which reads them from its __grid_constant__ parameter.
+  CUtensorMap k_map;
+  CUtensorMap v_map;
 };
 
 // The key tiles (of kKeys keys) one block visits: [first_a, first_a + count_a) then

@@ -1,7 +1,9 @@
-// Hopper (sm_90a) building blocks: mbarriers, named barriers, the async-proxy fence and
-// warpgroup MMA (wgmma) on 128-byte-swizzled shared memory. Only for code compiled for
-// sm_90a (kernels/attention_sm90.cu).
+// Hopper (sm_90a) building blocks: mbarriers, named barriers, the async-proxy fence, TMA
+// tensor loads and warpgroup MMA (wgmma) on 128-byte-swizzled shared memory. Only for
+// code compiled for sm_90a (kernels/attention_sm90.cu).
 #pragma once
+
+#include <cuda.h>
 
 #include <cstdint>
 
@@ -13,6 +15,12 @@ __device__ __forceinline__ void MbarrierInit(std::uint32_t bar, std::uint32_t co
 
 __device__ __forceinline__ void MbarrierArrive(std::uint32_t bar) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+
+// Arrives and adds `bytes` to the transaction count the current phase waits for (the
+// bytes of the TMA loads that complete on this barrier).
+__device__ __forceinline__ void MbarrierArriveExpectTx(std::uint32_t bar, std::uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
 }
 
 // Blocks until the barrier's phase with this parity has completed.
@@ -38,6 +46,20 @@ __device__ __forceinline__ void NamedBarrierSync(int id, int threads) {
 // before later reads by the async proxy, which is how wgmma reads its operands.
 __device__ __forceinline__ void FenceProxyAsync() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+// Loads the box at coordinates {c0, c1, c2, c3} of the tensor `map` describes into shared
+// memory at `dst` (laid out and swizzled as the descriptor says) and completes its bytes
+// on mbarrier `bar`; elements out of the tensor's bounds arrive filled as the descriptor
+// says, and count. `map` must be in parameter (__grid_constant__), constant or global
+// memory.
+__device__ __forceinline__ void TmaLoad4d(std::uint32_t dst, const CUtensorMap* map, int c0, int c1, int c2, int c3,
+                                          std::uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], "
+      "[%6];\n" ::"r"(dst),
+      "l"(reinterpret_cast<std::uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar)
+      : "memory");
 }
 
 __device__ __forceinline__ void WgmmaFence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }

@@ -39,6 +39,7 @@ kernels::PagedKvCache PagedView(const KvCache& cache, int64_t layer, const at::T
   kernels::PagedKvCache view;
   view.k = keys.data_ptr();
   view.v = cache.values(layer).data_ptr();
+  view.num_blocks = static_cast<int>(keys.size(0));
   view.block_size = static_cast<int>(keys.size(1));
   view.num_kv_heads = static_cast<int>(keys.size(2));
   view.head_dim = static_cast<int>(keys.size(3));

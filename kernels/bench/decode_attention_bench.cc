@@ -124,6 +124,7 @@ Row BenchShape(Shape shape, const std::vector<std::uint16_t>& pattern) {
   args.seq_lens = seq_lens_dev;
   args.cache.k = k;
   args.cache.v = v;
+  args.cache.num_blocks = static_cast<int>(sets * set_blocks);
   args.cache.num_kv_heads = kKvHeads;
   args.cache.head_dim = kHeadDim;
   args.cache.block_size = kBlockSize;

@@ -136,6 +136,7 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
   PagedKvCache cache;
   cache.k = b.k;
   cache.v = b.v;
+  cache.num_blocks = blocks;
   cache.num_kv_heads = kKvHeads;
   cache.head_dim = kHeadDim;
   cache.block_size = kBlockSize;

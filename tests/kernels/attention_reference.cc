@@ -38,6 +38,13 @@ HostPagedCache RandomPagedCache(const std::vector<int>& seq_lens, int num_kv_hea
   const std::size_t elems = static_cast<std::size_t>(cache.num_blocks) * block_size * num_kv_heads * head_dim;
   cache.k = RandomBf16(elems, 1.f, rng);
   cache.v = RandomBf16(elems, 1.f, rng);
+  // Entries past a sequence's blocks name a spare block of NaNs (the engine's tables hold
+  // stale blocks there): a kernel that loads keys past a sequence's last block shows it.
+  const std::int32_t nan_block = order[next];
+  const std::size_t block_elems = static_cast<std::size_t>(block_size) * num_kv_heads * head_dim;
+  std::fill_n(cache.k.begin() + nan_block * block_elems, block_elems, ToBf16(NAN));
+  std::fill_n(cache.v.begin() + nan_block * block_elems, block_elems, ToBf16(NAN));
+  std::replace(cache.block_tables.begin(), cache.block_tables.end(), -1, nan_block);
   return cache;
 }
 
@@ -91,6 +98,7 @@ PagedKvCache DeviceCache::View() const {
   PagedKvCache view;
   view.k = k_.get();
   view.v = v_.get();
+  view.num_blocks = host_.num_blocks;
   view.num_kv_heads = host_.num_kv_heads;
   view.head_dim = host_.head_dim;
   view.block_size = host_.block_size;

@@ -1,5 +1,6 @@
 // Float64 CPU reference of paged attention and the random paged caches the attention
-// tests run on (block tables in shuffled order, spare blocks the tables never name).
+// tests run on (block tables in shuffled order, spare blocks, table entries past a
+// sequence's blocks naming one of NaNs).
 #pragma once
 
 #include <cstdint>

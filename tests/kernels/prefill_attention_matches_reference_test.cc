@@ -87,7 +87,12 @@ INSTANTIATE_TEST_SUITE_P(
         PrefillCase{"dense_d64_gqa3", 64, 6, 2, 8, {{0, 100}, {31, 45}}, kDense},
         PrefillCase{"sink_covers_window_d128", 128, 8, 2, 16, {{0, 200}}, AttentionMask{150, 64}},
         // Many key tiles per query tile: the K/V pipeline wraps its stages several times.
-        PrefillCase{"dense_d128_gqa4_long", 128, 8, 2, 64, {{0, 1100}, {900, 260}}, kDense}),
+        PrefillCase{"dense_d128_gqa4_long", 128, 8, 2, 64, {{0, 1100}, {900, 260}}, kDense},
+        // On Hopper: a key tile as 16 TMA pages of 8 rows, as half of a 256-slot block,
+        // and a block size TMA cannot tile (48), which the portable kernel serves.
+        PrefillCase{"dense_d128_gqa4_block8", 128, 8, 2, 8, {{0, 300}, {100, 77}}, kDense},
+        PrefillCase{"sparse_d128_gqa4_block256", 128, 8, 2, 256, {{0, 600}, {300, 150}}, kSparse},
+        PrefillCase{"dense_d128_gqa4_block48", 128, 8, 2, 48, {{0, 200}, {50, 100}}, kDense}),
     [](const ::testing::TestParamInfo<PrefillCase>& param_info) { return param_info.param.name; });
 
 }  // namespace
