@@ -41,30 +41,31 @@ class AttentionArguments : public ::testing::Test {
         starts_(std::vector<std::int32_t>{0}),
         lens_(std::vector<std::int32_t>{kTokens}) {}
 
-  PrefillAttentionArgs Prefill() const {
-    PrefillAttentionArgs args;
+  // The fields prefill and decode share, for one sequence.
+  template <typename Args>
+  Args OneSequence() const {
+    Args args;
     args.q = {q_.get(), kRowElems, kHeadDim};
     args.out = {out_.get(), kRowElems, kHeadDim};
     args.num_heads = kHeads;
     args.num_seqs = 1;
-    args.max_seqlen_q = kTokens;
-    args.cu_seqlens_q = cu_.get();
-    args.start_pos = starts_.get();
     args.cache = cache_.View();
     args.softmax_scale = 1.f / std::sqrt(static_cast<float>(kHeadDim));
     return args;
   }
 
+  PrefillAttentionArgs Prefill() const {
+    auto args = OneSequence<PrefillAttentionArgs>();
+    args.max_seqlen_q = kTokens;
+    args.cu_seqlens_q = cu_.get();
+    args.start_pos = starts_.get();
+    return args;
+  }
+
   DecodeAttentionArgs Decode() const {
-    DecodeAttentionArgs args;
-    args.q = {q_.get(), kRowElems, kHeadDim};
-    args.out = {out_.get(), kRowElems, kHeadDim};
-    args.num_heads = kHeads;
-    args.num_seqs = 1;
+    auto args = OneSequence<DecodeAttentionArgs>();
     args.max_seq_len = kTokens;
     args.seq_lens = lens_.get();
-    args.cache = cache_.View();
-    args.softmax_scale = 1.f / std::sqrt(static_cast<float>(kHeadDim));
     return args;
   }
 
