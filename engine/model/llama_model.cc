@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "engine/util/device_copy.h"
+
 namespace deltaserve {
 
 LlamaModel::LlamaModel(ModelConfig config, LlamaWeights weights)
@@ -54,7 +56,8 @@ void LlamaModel::Mlp(const Layer& layer, at::Tensor& residual) const {
 
 at::Tensor LlamaModel::Forward(const ForwardBatch& batch, AttentionBackend& attention) const {
   attention.BeginForward(batch.attention);
-  return ForwardOnDevice(batch.token_ids.to(device()), batch.logit_rows.to(device()), batch.attention, attention);
+  return ForwardOnDevice(CopyToDevice(batch.token_ids, device()), CopyToDevice(batch.logit_rows, device()),
+                         batch.attention, attention);
 }
 
 at::Tensor LlamaModel::ForwardOnDevice(const at::Tensor& token_ids, const at::Tensor& logit_rows,
