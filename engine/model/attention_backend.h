@@ -56,9 +56,10 @@ class AttentionBackend {
   // place) -> [T, H, d].
   virtual at::Tensor Forward(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                              const AttentionBatch& batch) = 0;
-  // After the pass's results reached the host: a device backend settles its
-  // measurements (attention_seconds, the telemetry cosines) here, when its timers
-  // have completed.
+  // Settles the measurements (attention_seconds, the telemetry cosines) of every pass
+  // since the last call, waiting for the device's timers where it must; the runner calls it
+  // only after passes whose results it waits for anyway, so passes that carry prompt
+  // chunks on are settled with a later one (their measurements must outlive them).
   virtual void EndForward() {}
 };
 

@@ -163,6 +163,11 @@ RequestOutput LLMEngine::Finish(Request& request, FinishReason reason, RequestOu
   if (seq.report_accuracy) {
     output.layer_accuracy = LayerAccuracies(seq.prefill_accuracy, model_.config().num_hidden_layers);
   }
+  for (std::vector<PrefillChunk>& chunks : unrecorded_prefill_) {
+    for (PrefillChunk& chunk : chunks) {
+      if (chunk.seq == &seq) chunk.seq = nullptr;
+    }
+  }
   scheduler_.Remove(&seq);
   requests_.erase(seq.request_id);
   return output;
@@ -211,6 +216,17 @@ void LLMEngine::RecordPrefill(const PrefillChunk& chunk) {
   seq.accuracy_measured_until = chunk.end;
 }
 
+void LLMEngine::RecordMeasuredPrefill(StepLogits& step) {
+  unrecorded_prefill_.push_back(std::move(step.prefill));
+  if (!step.measurements_complete) return;
+  for (const std::vector<PrefillChunk>& chunks : unrecorded_prefill_) {
+    for (const PrefillChunk& chunk : chunks) {
+      if (chunk.seq != nullptr) RecordPrefill(chunk);
+    }
+  }
+  unrecorded_prefill_.clear();
+}
+
 absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
   last_step_attention_ = StepAttentionReport{};
   std::vector<ScheduledSequence> scheduled = scheduler_.Schedule();
@@ -224,7 +240,7 @@ absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
     return absl::InternalError(absl::StrCat("forward pass: ", e.what_without_backtrace()));
   }
   forward_seconds_total_ += std::chrono::duration<double>(Clock::now() - forward_start).count();
-  for (const PrefillChunk& chunk : step.prefill) RecordPrefill(chunk);
+  RecordMeasuredPrefill(step);
   for (const ScheduledSequence& item : scheduled) {
     item.seq->num_computed_tokens += item.num_new_tokens;
     block_manager_.CacheComputedBlocks(*item.seq);

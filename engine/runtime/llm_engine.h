@@ -126,6 +126,8 @@ class LLMEngine {
   FinishReason CheckFinished(const Sequence& seq, int32_t token) const;
   RequestOutput Finish(Request& request, FinishReason reason, RequestOutput output);
   void RecordPrefill(const PrefillChunk& chunk);
+  // Records every unrecorded chunk once the step's measurements are complete.
+  void RecordMeasuredPrefill(StepLogits& step);
 
   EngineConfig config_;
   DeviceModel device_model_;
@@ -139,6 +141,10 @@ class LLMEngine {
   uint64_t next_arrival_ = 0;
   double forward_seconds_total_ = 0;
   StepAttentionReport last_step_attention_;
+  // Prefill chunks of steps whose measurements were not complete yet (StepLogits), in step
+  // order; the device backend writes into them until a later step completes them. A chunk
+  // of a sequence that finished meanwhile has seq == nullptr and is not recorded.
+  std::vector<std::vector<PrefillChunk>> unrecorded_prefill_;
   std::mt19937_64 seed_source_{std::random_device{}()};
 };
 

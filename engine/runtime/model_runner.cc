@@ -23,11 +23,12 @@ at::Tensor LogitsToHost(const at::Tensor& logits) {
 
 // Greedy rows with nothing else to report are decided where the logits are: only their
 // ids cross to the host instead of 16 MB of logits for a 64-row step over a 128K
-// vocabulary. Waits for the forward pass.
+// vocabulary. Waits for the forward pass, unless no row is to be sampled.
 void FetchLogits(const at::Tensor& device_logits, StepLogits& result) {
+  if (result.owners.empty()) return;
   const bool all_plain_greedy = std::all_of(result.owners.begin(), result.owners.end(),
                                             [](const Sequence* seq) { return IsPlainGreedy(seq->sampling); });
-  if (all_plain_greedy && !result.owners.empty()) {
+  if (all_plain_greedy) {
     result.greedy_tokens = GreedyTokens(device_logits);
   } else {
     result.logits = LogitsToHost(device_logits);
@@ -87,7 +88,9 @@ StepLogits ModelRunner::Run(const std::vector<ScheduledSequence>& scheduled) {
   const StepProfiler::Trace trace = profiler_.Begin(!result.prefill.empty());
   std::optional<at::Tensor> replayed = replay_ != nullptr ? replay_->TryReplay(batch) : std::nullopt;
   FetchLogits(replayed.has_value() ? *replayed : model_.Forward(batch, attention_), result);
-  if (!replayed.has_value()) attention_.EndForward();
+  // Sampling waits for the device anyway; a traced pass waits so that its trace holds its kernels.
+  result.measurements_complete = !result.owners.empty() || trace.active();
+  if (result.measurements_complete) attention_.EndForward();
   return result;
 }
 

@@ -28,6 +28,11 @@ struct StepLogits {
   at::Tensor logits;
   std::vector<Sequence*> owners;    // row i belongs to owners[i]
   std::vector<PrefillChunk> prefill;  // one per sequence whose chunk holds prompt tokens
+  // Whether the measurements of this step's chunks, and of every earlier step's, are
+  // complete. A step that only carries prompt chunks on does not wait for the device (the
+  // next chunk's host work then overlaps its kernels): its chunks' measurements complete
+  // with the next step that does, and must stay where they are until then.
+  bool measurements_complete = true;
 };
 
 // Turns a scheduled step into one forward batch over the paged cache and returns the

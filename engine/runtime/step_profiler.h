@@ -21,6 +21,7 @@ class StepProfiler {
     ~Trace();
     Trace(const Trace&) = delete;
     Trace& operator=(const Trace&) = delete;
+    bool active() const { return !path_.empty(); }
 
    private:
     friend class StepProfiler;

@@ -1,8 +1,11 @@
 // The engine's accuracy telemetry on stories260K: per-layer means in the final output
 // when asked (the same whether the prompt is prefilled at once or in chunks), every
 // cosine sample and one prefill time per chunk in the step report, and nothing measured
-// for dense prefill or decode.
+// for dense prefill or decode. Steps that only carry prompt chunks on do not wait for the
+// device, so their chunks are reported by the step that does (the prompt's last chunk);
+// a request cancelled before then takes its unreported chunks with it.
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -118,6 +121,51 @@ TEST(EngineReportsPrefillAccuracy, DenseMeasuresNothingAndUnaskedGetsNoLayers) {
   const Telemetry unasked = RunOne(Request(AttentionMode::kDelta, false), 2048);
   EXPECT_TRUE(unasked.layers.empty());
   EXPECT_FALSE(unasked.steps.at(0).cosines.anchor_sparse.empty()) << "metrics get the samples all the same";
+}
+
+TEST(EngineReportsPrefillAccuracy, ChunksAreReportedByTheStepThatSamples) {
+  const Telemetry chunked = RunOne(Request(AttentionMode::kDelta, true), 64);
+  ASSERT_GE(chunked.steps.size(), 5u);
+  for (size_t step = 0; step < 4; ++step) {
+    EXPECT_TRUE(chunked.steps[step].prefill_seconds.empty()) << "step " << step << " samples nothing";
+    EXPECT_TRUE(chunked.steps[step].cosines.anchor_sparse.empty()) << step;
+  }
+  EXPECT_EQ(chunked.steps[4].prefill_seconds.size(), 5u) << "the last chunk's step reports all five";
+  EXPECT_EQ(chunked.steps[4].cosines.anchor_sparse.size(), 21u * kLayers);
+}
+
+TEST(EngineReportsPrefillAccuracy, CancelledMidPromptLeavesTheNextRequestsReportWhole) {
+  EngineConfig config = SmallEngineConfig();
+  config.max_num_batched_tokens = 64;
+  std::unique_ptr<LLMEngine> engine = MakeStories260KEngine(config);
+  ASSERT_NE(engine, nullptr);
+  GenerationRequest cancelled = Request(AttentionMode::kDelta, true);
+  cancelled.request_id = "cancelled";
+  // Another prompt, so that the next request finds none of its blocks in the prefix cache.
+  std::reverse(cancelled.prompt_token_ids.begin() + 1, cancelled.prompt_token_ids.end());
+  ASSERT_TRUE(engine->AddRequest(cancelled).ok());
+  for (int step = 0; step < 2; ++step) ASSERT_TRUE(engine->Step().ok());
+  ASSERT_EQ(engine->Abort("cancelled").size(), 1u);
+
+  ASSERT_TRUE(engine->AddRequest(Request(AttentionMode::kDelta, true)).ok());
+  std::vector<LayerAccuracy> layers;
+  size_t chunks = 0;
+  while (engine->HasUnfinishedRequests()) {
+    absl::StatusOr<std::vector<RequestOutput>> outputs = engine->Step();
+    ASSERT_TRUE(outputs.ok()) << outputs.status();
+    chunks += engine->last_step_attention().prefill_seconds.size();
+    for (const RequestOutput& output : *outputs) {
+      if (output.finished) layers = output.layer_accuracy;
+    }
+  }
+  EXPECT_EQ(chunks, 5u) << "the cancelled request's two chunks are not reported";
+  const Telemetry alone = RunOne(Request(AttentionMode::kDelta, true), 64);
+  ASSERT_EQ(layers.size(), alone.layers.size());
+  for (size_t layer = 0; layer < layers.size(); ++layer) {
+    EXPECT_EQ(layers[layer].anchors, alone.layers[layer].anchors) << layer;
+    ASSERT_TRUE(layers[layer].anchor_sparse && alone.layers[layer].anchor_sparse) << layer;
+    EXPECT_NEAR(*layers[layer].anchor_sparse, *alone.layers[layer].anchor_sparse, 1e-6) << layer;
+  }
 }
 
 }  // namespace
