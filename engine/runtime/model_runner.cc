@@ -1,6 +1,7 @@
 #include "engine/runtime/model_runner.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 
 #include <algorithm>
 #include <optional>
@@ -33,6 +34,12 @@ void FetchLogits(const at::Tensor& device_logits, StepLogits& result) {
   } else {
     result.logits = LogitsToHost(device_logits);
   }
+}
+
+// Blocks until the device has run everything queued on its current stream (the side
+// streams' work joins it there); on the CPU, which runs each op as it is called, at once.
+void WaitForDevice(at::Device device) {
+  c10::impl::VirtualGuardImpl(device.type()).getStream(device).synchronize();
 }
 
 }  // namespace
@@ -84,11 +91,13 @@ ForwardBatch ModelRunner::BuildBatch(const std::vector<ScheduledSequence>& sched
 StepLogits ModelRunner::Run(const std::vector<ScheduledSequence>& scheduled) {
   StepLogits result;
   ForwardBatch batch = BuildBatch(scheduled, &result);
-  // Ends on return, after FetchLogits waited for the pass: the trace holds all its kernels.
+  // Ends on return; a traced pass waits for the device first, so that its trace holds all
+  // its kernels (FetchLogits waits only where a row is sampled).
   const StepProfiler::Trace trace = profiler_.Begin(!result.prefill.empty());
   std::optional<at::Tensor> replayed = replay_ != nullptr ? replay_->TryReplay(batch) : std::nullopt;
   FetchLogits(replayed.has_value() ? *replayed : model_.Forward(batch, attention_), result);
-  // Sampling waits for the device anyway; a traced pass waits so that its trace holds its kernels.
+  if (trace.active()) WaitForDevice(model_.device());
+  // Sampling and tracing waited for the device: settling the measurements costs nothing more.
   result.measurements_complete = !result.owners.empty() || trace.active();
   if (result.measurements_complete) attention_.EndForward();
   return result;
