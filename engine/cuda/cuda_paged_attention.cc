@@ -305,15 +305,17 @@ at::Tensor CudaPagedAttention::Forward(int64_t layer, const at::Tensor& q, const
 }
 
 void CudaPagedAttention::EndForward() {
+  // Taken out first: a failing sync must not leave pointers into measurements that the
+  // runner frees once this returns.
+  const std::vector<PendingTiming> timings = std::exchange(timings_, {});
   std::vector<PrefillMeasurements*> measured;
-  for (PendingTiming& timing : timings_) {
+  for (const PendingTiming& timing : timings) {
     timing.end.synchronize();
     timing.measurements->attention_seconds += timing.start.elapsed_time(timing.end) / 1000.0;
     if (std::find(measured.begin(), measured.end(), timing.measurements) == measured.end()) {
       measured.push_back(timing.measurements);
     }
   }
-  timings_.clear();
   std::vector<AttentionTelemetry*> telemetry;
   for (PrefillMeasurements* measurements : measured) {
     for (AttentionTelemetry& layer : measurements->layers) telemetry.push_back(&layer);

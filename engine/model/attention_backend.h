@@ -59,7 +59,10 @@ class AttentionBackend {
   // Settles the measurements (attention_seconds, the telemetry cosines) of every pass
   // since the last call, waiting for the device's timers where it must; the runner calls it
   // only after passes whose results it waits for anyway, so passes that carry prompt
-  // chunks on are settled with a later one (their measurements must outlive them).
+  // chunks on are settled with a later one (their measurements must outlive them), and
+  // when a pass throws, before that pass's measurements go. The measurements handed to a
+  // pass are valid until EndForward returns, whether it returns or throws: nothing may
+  // point into them after.
   virtual void EndForward() {}
 };
 

@@ -94,9 +94,20 @@ StepLogits ModelRunner::Run(const std::vector<ScheduledSequence>& scheduled) {
   // Ends on return; a traced pass waits for the device first, so that its trace holds all
   // its kernels (FetchLogits waits only where a row is sampled).
   const StepProfiler::Trace trace = profiler_.Begin(!result.prefill.empty());
-  std::optional<at::Tensor> replayed = replay_ != nullptr ? replay_->TryReplay(batch) : std::nullopt;
-  FetchLogits(replayed.has_value() ? *replayed : model_.Forward(batch, attention_), result);
-  if (trace.active()) WaitForDevice(model_.device());
+  try {
+    std::optional<at::Tensor> replayed = replay_ != nullptr ? replay_->TryReplay(batch) : std::nullopt;
+    FetchLogits(replayed.has_value() ? *replayed : model_.Forward(batch, attention_), result);
+    if (trace.active()) WaitForDevice(model_.device());
+  } catch (...) {
+    // The backend still points into result's measurements, which go with it: settle them
+    // (and those of earlier passes) first. The pass's own error is the one to report, so
+    // one from settling is dropped.
+    try {
+      attention_.EndForward();
+    } catch (...) {
+    }
+    throw;
+  }
   // Sampling and tracing waited for the device: settling the measurements costs nothing more.
   result.measurements_complete = !result.owners.empty() || trace.active();
   if (result.measurements_complete) attention_.EndForward();
