@@ -7,14 +7,20 @@
 #
 # Needs: the bundle in BUNDLE (default .airgap-bundle: deploy/airgap/bundle.sh on a
 # connected Debian 12 machine), CUDA at /usr/local/cuda, PyTorch in python3.
-# STAGES picks what runs after the build (default: all of
-# "kernel-tests engine-tests sanitizer prefill decode-kernel serving"); BUILD_TARGETS limits
-# the build to what those stages need (e.g. "deltaserve deltaserve-bench cuda_engine_test");
-# BENCH_LENGTHS / BASELINE_LENGTHS set the prefill benchmark's lengths (PORTABLE_LENGTHS
-# reruns it in the same call on the portable mma.sync kernel, which an sm_90 card otherwise
-# never runs for head_dim 128; empty skips that), DECODE_SHAPES the
-# decode benchmark's BATCHxCONTEXT shapes (empty: its defaults), and
+# STAGES picks what runs after the build, in the order given (default: all of
+# "kernel-tests engine-tests sanitizer prefill decode-kernel serving"; "none" only builds);
+# BUILD_TARGETS limits the build to what those stages need (e.g. "deltaserve
+# deltaserve-bench cuda_engine_test"); BENCH_LENGTHS / BASELINE_LENGTHS set the prefill
+# benchmark's lengths (PORTABLE_LENGTHS reruns it in the same call on the portable mma.sync
+# kernel, which an sm_90 card otherwise never runs for head_dim 128; empty skips that),
+# DECODE_SHAPES the decode benchmark's BATCHxCONTEXT shapes (empty: its defaults), and
 # bench-gpu-serving.sh's own variables pass through.
+#
+# Device time is scarce, so a run can be boxed: DEADLINE_S caps the whole script (build
+# included) in seconds; each stage's commands get at most what is left, and a stage that
+# finds too little left is reported as skipped. After every stage the summary so far goes
+# to $OUT/summary.txt and, with PACK=FILE (outside $OUT), $OUT is packed into that tarball,
+# so a run cut short still returns what it measured.
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-check-out}
 BUILD=${BUILD:-/tmp/deltaserve-gpu-build}
@@ -24,18 +30,55 @@ BENCH_LENGTHS=${BENCH_LENGTHS:-"8192 32768 131072 524288 1048576"}
 BASELINE_LENGTHS=${BASELINE_LENGTHS:-"8192 32768 131072"}
 PORTABLE_LENGTHS=${PORTABLE_LENGTHS-"8192 32768 131072"}
 DECODE_SHAPES=${DECODE_SHAPES:-}
+DEADLINE_S=${DEADLINE_S:-}
+PACK=${PACK:-}
+readonly KNOWN_STAGES="none kernel-tests engine-tests sanitizer prefill decode-kernel serving"
+started=$SECONDS
+
+for name in $STAGES; do
+  if [[ " $KNOWN_STAGES " != *" $name "* ]]; then
+    echo "STAGES: unknown stage '$name' (known: $KNOWN_STAGES)" >&2
+    exit 2
+  fi
+done
+if [[ -n "$DEADLINE_S" && ! "$DEADLINE_S" =~ ^[1-9][0-9]*$ ]]; then
+  echo "DEADLINE_S: expected a positive number of seconds, got '$DEADLINE_S'" >&2
+  exit 2
+fi
 mkdir -p "$OUT"
 export OUT
 summary=()
-stage() { [[ " $STAGES " == *" $1 "* ]]; }
+
+# budget SECONDS: the timeout for one command, SECONDS or less when the deadline is nearer
+# (never below 1: `timeout 0` would mean no limit at all).
+budget() {
+  if [[ -z "$DEADLINE_S" ]]; then
+    echo "$1"
+    return
+  fi
+  local left=$((DEADLINE_S - (SECONDS - started)))
+  ((left > $1)) && left=$1
+  echo $((left < 1 ? 1 : left))
+}
+
+# Writes the summary so far, and packs $OUT when asked, so a run cut short keeps it.
+save_progress() {
+  printf '%s\n' "${summary[@]}" >"$OUT/summary.txt"
+  if [[ -n "$PACK" ]]; then tar czf "$PACK" -C "$OUT" . 2>/dev/null || echo "PACK: could not write $PACK" >&2; fi
+}
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/device.txt"
-if ! bash deploy/airgap/build.sh "$BUNDLE" "$BUILD" -DDELTASERVE_WERROR=ON -DDELTASERVE_GPU_TESTS=ON \
-  >"$OUT/build.log" 2>&1; then
-  echo "build: FAILED"
+build_start=$SECONDS
+if ! timeout "$(budget 3600)" bash deploy/airgap/build.sh "$BUNDLE" "$BUILD" -DDELTASERVE_WERROR=ON \
+  -DDELTASERVE_GPU_TESTS=ON >"$OUT/build.log" 2>&1; then
+  echo "build: FAILED (or out of DEADLINE_S)"
   grep -E "error|FAILED" "$OUT/build.log" | head -40
+  summary+=("build FAILED after $((SECONDS - build_start)) s")
+  save_progress
   exit 1
 fi
+summary+=("build ok in $((SECONDS - build_start)) s")
+save_progress
 # shellcheck source=/dev/null
 source "$BUILD/env.sh"
 
@@ -43,58 +86,78 @@ source "$BUILD/env.sh"
 gtest_run() {
   local name=$1
   shift
-  timeout 400 "$@" >"$OUT/$name.log" 2>&1
+  timeout "$(budget 400)" "$@" >"$OUT/$name.log" 2>&1
   local rc=$?
   grep -E "^\[  FAILED  \]|Failure$" "$OUT/$name.log" | head -20
   summary+=("$name rc=$rc: $(grep -E '^\[  PASSED  \]' "$OUT/$name.log") $(grep -cE '^\[  FAILED  \].*\(' "$OUT/$name.log") failed")
 }
 
-if stage kernel-tests; then
+run_kernel_tests() {
   gtest_run kernel-tests "$BUILD/tests/kernels/deltaserve_kernels_test"
   # On sm_90 the tests above ran the wgmma kernel for head_dim 128; the portable one too.
   DELTASERVE_PORTABLE_ATTENTION=1 gtest_run kernel-tests-portable "$BUILD/tests/kernels/deltaserve_kernels_test" \
     --gtest_filter='*Prefill*:*Gathered*:*Decode*'
-fi
-if stage engine-tests; then gtest_run engine-tests "$BUILD/tests/engine/cuda/cuda_engine_test"; fi
+}
 
-if stage sanitizer; then
-  filter='*PrefillAttentionTest*sparse_d128_gqa4:*PrefillAttentionTest*block8*:*PrefillAttentionTest*gqa3:*GatheredAttentionTest*chunked*:*DecodeAttentionTest*d64*:*DeltaCombine*:*RmsNorm*:*SiluMul*:*RopeKvWrite*'
+run_engine_tests() { gtest_run engine-tests "$BUILD/tests/engine/cuda/cuda_engine_test"; }
+
+run_sanitizer() {
+  local filter='*PrefillAttentionTest*sparse_d128_gqa4:*PrefillAttentionTest*block8*:*PrefillAttentionTest*gqa3:*GatheredAttentionTest*chunked*:*DecodeAttentionTest*d64*:*DeltaCombine*:*RmsNorm*:*SiluMul*:*RopeKvWrite*'
   for tool in memcheck racecheck; do
-    timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 3 "$BUILD/tests/kernels/deltaserve_kernels_test" \
+    timeout "$(budget 240)" compute-sanitizer --tool "$tool" --error-exitcode 3 "$BUILD/tests/kernels/deltaserve_kernels_test" \
       --gtest_filter="$filter" >"$OUT/sanitizer-$tool.log" 2>&1
     summary+=("sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer-$tool.log" | tail -1)")
   done
-fi
+}
 
-if stage prefill; then
+run_prefill() {
   # shellcheck disable=SC2086  # lists of lengths
-  PYTHONUNBUFFERED=1 timeout 240 python3 scripts/gpu/sdpa_baseline.py $BASELINE_LENGTHS >"$OUT/baseline.txt" 2>"$OUT/bench.err"
+  PYTHONUNBUFFERED=1 timeout "$(budget 240)" python3 scripts/gpu/sdpa_baseline.py $BASELINE_LENGTHS \
+    >"$OUT/baseline.txt" 2>"$OUT/bench.err"
   # shellcheck disable=SC2086
-  timeout 400 "$BUILD/kernels/deltaserve_prefill_attention_bench" --baseline "$OUT/baseline.txt" $BENCH_LENGTHS \
+  timeout "$(budget 400)" "$BUILD/kernels/deltaserve_prefill_attention_bench" --baseline "$OUT/baseline.txt" $BENCH_LENGTHS \
     >"$OUT/prefill-bench.txt" 2>>"$OUT/bench.err"
   summary+=("prefill bench rc=$?")
   if [[ -n "$PORTABLE_LENGTHS" ]]; then
     # shellcheck disable=SC2086
-    DELTASERVE_PORTABLE_ATTENTION=1 timeout 300 "$BUILD/kernels/deltaserve_prefill_attention_bench" \
+    DELTASERVE_PORTABLE_ATTENTION=1 timeout "$(budget 300)" "$BUILD/kernels/deltaserve_prefill_attention_bench" \
       --baseline "$OUT/baseline.txt" $PORTABLE_LENGTHS >"$OUT/prefill-bench-portable.txt" 2>>"$OUT/bench.err"
     summary+=("prefill bench (portable kernel) rc=$?")
   fi
-fi
+}
 
-if stage decode-kernel; then
+run_decode_kernel() {
   # shellcheck disable=SC2086  # list of shapes
-  timeout 300 "$BUILD/kernels/deltaserve_decode_attention_bench" $DECODE_SHAPES \
+  timeout "$(budget 300)" "$BUILD/kernels/deltaserve_decode_attention_bench" $DECODE_SHAPES \
     >"$OUT/decode-kernel-bench.txt" 2>"$OUT/decode-kernel-bench.err"
   summary+=("decode kernel bench rc=$?")
-fi
+}
 
-if stage serving; then
-  OUT="$OUT/serving" timeout 560 bash scripts/bench-gpu-serving.sh "$BUILD" >"$OUT/serving-bench.txt" 2>&1
+run_serving() {
+  OUT="$OUT/serving" timeout "$(budget 560)" bash scripts/bench-gpu-serving.sh "$BUILD" >"$OUT/serving-bench.txt" 2>&1
   summary+=("serving bench rc=$?")
-fi
+}
+
+# A stage that could not get a minute would only be killed at its first command.
+readonly MIN_STAGE_S=60
+for name in $STAGES; do
+  [[ "$name" == none ]] && continue
+  if (($(budget "$MIN_STAGE_S") < MIN_STAGE_S)); then
+    summary+=("$name skipped: $(budget "$MIN_STAGE_S") s left of DEADLINE_S=$DEADLINE_S")
+    save_progress
+    continue
+  fi
+  stage_start=$SECONDS
+  "run_${name//-/_}"
+  summary+=("  ($name took $((SECONDS - stage_start)) s)")
+  save_progress
+done
 
 echo "== $(cat "$OUT/device.txt")"
 printf '%s\n' "${summary[@]}"
 for table in prefill-bench prefill-bench-portable decode-kernel-bench serving-bench; do
-  [[ -f "$OUT/$table.txt" ]] && { echo "== $table"; tail -30 "$OUT/$table.txt"; }
+  if [[ -f "$OUT/$table.txt" ]]; then
+    echo "== $table"
+    tail -30 "$OUT/$table.txt"
+  fi
 done
