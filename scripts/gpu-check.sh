@@ -48,6 +48,13 @@ fi
 mkdir -p "$OUT"
 export OUT
 summary=()
+failures=0
+
+# report RC NAME [DETAIL]: one line of the summary; a nonzero RC fails the script.
+report() {
+  (($1 == 0)) || failures=$((failures + 1))
+  summary+=("$2 rc=$1${3:+ $3}")
+}
 
 # budget SECONDS: the timeout for one command, SECONDS or less when the deadline is nearer
 # (never below 1: `timeout 0` would mean no limit at all).
@@ -89,7 +96,7 @@ gtest_run() {
   timeout "$(budget 400)" "$@" >"$OUT/$name.log" 2>&1
   local rc=$?
   grep -E "^\[  FAILED  \]|Failure$" "$OUT/$name.log" | head -20
-  summary+=("$name rc=$rc: $(grep -E '^\[  PASSED  \]' "$OUT/$name.log") $(grep -cE '^\[  FAILED  \].*\(' "$OUT/$name.log") failed")
+  report "$rc" "$name" "$(grep -E '^\[  PASSED  \]' "$OUT/$name.log") $(grep -cE '^\[  FAILED  \].*\(' "$OUT/$name.log") failed"
 }
 
 run_kernel_tests() {
@@ -106,7 +113,7 @@ run_sanitizer() {
   for tool in memcheck racecheck; do
     timeout "$(budget 240)" compute-sanitizer --tool "$tool" --error-exitcode 3 "$BUILD/tests/kernels/deltaserve_kernels_test" \
       --gtest_filter="$filter" >"$OUT/sanitizer-$tool.log" 2>&1
-    summary+=("sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer-$tool.log" | tail -1)")
+    report $? "sanitizer $tool" "$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer-$tool.log" | tail -1)"
   done
 }
 
@@ -117,12 +124,12 @@ run_prefill() {
   # shellcheck disable=SC2086
   timeout "$(budget 400)" "$BUILD/kernels/deltaserve_prefill_attention_bench" --baseline "$OUT/baseline.txt" $BENCH_LENGTHS \
     >"$OUT/prefill-bench.txt" 2>>"$OUT/bench.err"
-  summary+=("prefill bench rc=$?")
+  report $? "prefill bench"
   if [[ -n "$PORTABLE_LENGTHS" ]]; then
     # shellcheck disable=SC2086
     DELTASERVE_PORTABLE_ATTENTION=1 timeout "$(budget 300)" "$BUILD/kernels/deltaserve_prefill_attention_bench" \
       --baseline "$OUT/baseline.txt" $PORTABLE_LENGTHS >"$OUT/prefill-bench-portable.txt" 2>>"$OUT/bench.err"
-    summary+=("prefill bench (portable kernel) rc=$?")
+    report $? "prefill bench (portable kernel)"
   fi
 }
 
@@ -130,12 +137,12 @@ run_decode_kernel() {
   # shellcheck disable=SC2086  # list of shapes
   timeout "$(budget 300)" "$BUILD/kernels/deltaserve_decode_attention_bench" $DECODE_SHAPES \
     >"$OUT/decode-kernel-bench.txt" 2>"$OUT/decode-kernel-bench.err"
-  summary+=("decode kernel bench rc=$?")
+  report $? "decode kernel bench"
 }
 
 run_serving() {
   OUT="$OUT/serving" timeout "$(budget 560)" bash scripts/bench-gpu-serving.sh "$BUILD" >"$OUT/serving-bench.txt" 2>&1
-  summary+=("serving bench rc=$?")
+  report $? "serving bench"
 }
 
 # A stage that could not get a minute would only be killed at its first command.
@@ -143,7 +150,7 @@ readonly MIN_STAGE_S=60
 for name in $STAGES; do
   [[ "$name" == none ]] && continue
   if (($(budget "$MIN_STAGE_S") < MIN_STAGE_S)); then
-    summary+=("$name skipped: $(budget "$MIN_STAGE_S") s left of DEADLINE_S=$DEADLINE_S")
+    report 1 "$name skipped" "($(budget "$MIN_STAGE_S") s left of DEADLINE_S=$DEADLINE_S)"
     save_progress
     continue
   fi
@@ -161,3 +168,4 @@ for table in prefill-bench prefill-bench-portable decode-kernel-bench serving-be
     tail -30 "$OUT/$table.txt"
   fi
 done
+((failures == 0)) || exit 1
