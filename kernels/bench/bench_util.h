@@ -58,28 +58,38 @@ inline void FillRandom(void* dst, std::size_t bytes, const std::vector<std::uint
   }
 }
 
-// Median of `repeats` CUDA-event timings of run() on the legacy stream, after one warm-up.
-inline double MedianMs(const std::function<void()>& run, int repeats) {
-  cudaEvent_t start;
-  cudaEvent_t stop;
-  BENCH_CHECK(cudaEventCreate(&start));
-  BENCH_CHECK(cudaEventCreate(&stop));
-  run();  // warm-up
+// Runs the stages back to back `repeats` times (after one warm-up) on the legacy stream
+// and returns each stage's median CUDA-event time: how long a stage takes inside the
+// sequence, which can differ from its time alone (clocks, caches, what runs before it).
+inline std::vector<double> MedianStageMs(const std::vector<std::function<void()>>& stages, int repeats) {
+  std::vector<cudaEvent_t> marks(stages.size() + 1);
+  for (auto& mark : marks) BENCH_CHECK(cudaEventCreate(&mark));
+  for (const auto& stage : stages) stage();  // warm-up
   BENCH_CHECK(cudaDeviceSynchronize());
-  std::vector<float> times;
+  std::vector<std::vector<float>> times(stages.size());
   for (int i = 0; i < repeats; ++i) {
-    BENCH_CHECK(cudaEventRecord(start));
-    run();
-    BENCH_CHECK(cudaEventRecord(stop));
-    BENCH_CHECK(cudaEventSynchronize(stop));
-    float ms = 0.f;
-    BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    times.push_back(ms);
+    BENCH_CHECK(cudaEventRecord(marks[0]));
+    for (std::size_t k = 0; k < stages.size(); ++k) {
+      stages[k]();
+      BENCH_CHECK(cudaEventRecord(marks[k + 1]));
+    }
+    BENCH_CHECK(cudaEventSynchronize(marks.back()));
+    for (std::size_t k = 0; k < stages.size(); ++k) {
+      float ms = 0.f;
+      BENCH_CHECK(cudaEventElapsedTime(&ms, marks[k], marks[k + 1]));
+      times[k].push_back(ms);
+    }
   }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  for (auto& mark : marks) cudaEventDestroy(mark);
+  std::vector<double> medians;
+  for (auto& stage_times : times) {
+    std::sort(stage_times.begin(), stage_times.end());
+    medians.push_back(stage_times[stage_times.size() / 2]);
+  }
+  return medians;
 }
+
+// Median of `repeats` CUDA-event timings of run() on the legacy stream, after one warm-up.
+inline double MedianMs(const std::function<void()>& run, int repeats) { return MedianStageMs({run}, repeats)[0]; }
 
 }  // namespace deltaserve::kernels::bench

@@ -36,6 +36,7 @@ using bench::kHeadDim;
 using bench::kHeads;
 using bench::kKvHeads;
 using bench::MedianMs;
+using bench::MedianStageMs;
 using bench::RandomPattern;
 
 constexpr int kBlockSize = 64;
@@ -208,19 +209,29 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
     rows.push_back({s, name, ms, flops / (ms * 1e-3) / 1e12});
     std::fprintf(stderr, "s=%lld %-9s %10.3f ms %7.1f TFLOP/s\n", static_cast<long long>(s), name.c_str(), ms, rows.back().tflops);
   };
+  // A corrected pipeline's stages: sparse prefill, anchor rows, combine.
+  auto pipeline_stages = [&](CorrectionMode mode, const Piece& piece) {
+    return std::vector<std::function<void()>>{[&] { prefill(kSparseMask, piece, b.sparse); },
+                                              [&] { anchors(piece); },
+                                              [&, mode] { combine(mode, piece); }};
+  };
   auto pipeline = [&](CorrectionMode mode, const Piece& piece) {
-    prefill(kSparseMask, piece, b.sparse);
-    anchors(piece);
-    combine(mode, piece);
+    for (const auto& stage : pipeline_stages(mode, piece)) stage();
   };
   if (s <= kDenseMaxTokens) add("dense", dense_flops, [&] { prefill(AttentionMask{}, whole, b.out); });
   add("sparse", sparse_flops, [&] { prefill(kSparseMask, whole, b.sparse); });
   add("anchors", anchor_flops, [&] { anchors(whole); });
   add("combine", 0, [&] { combine(CorrectionMode::kDelta, whole); });
   // Combine bandwidth: reads sparse rows + writes out rows (anchor rows come from cache).
-  rows.back().tflops = 2.0 * s * row_elems * 2 / (rows.back().ms * 1e-3) / 1e12;
+  const double combine_bytes = 2.0 * s * row_elems * 2;
+  rows.back().tflops = combine_bytes / (rows.back().ms * 1e-3) / 1e12;
   add("recompute", sparse_flops + anchor_flops, [&] { pipeline(CorrectionMode::kRecompute, whole); });
   add("delta", sparse_flops + anchor_flops, [&] { pipeline(CorrectionMode::kDelta, whole); });
+  // The delta row's stages timed inside it: which one costs more there than alone.
+  const std::vector<double> in_delta = MedianStageMs(pipeline_stages(CorrectionMode::kDelta, whole), repeats);
+  rows.push_back({s, "  .sparse", in_delta[0], sparse_flops / (in_delta[0] * 1e-3) / 1e12});
+  rows.push_back({s, "  .anchors", in_delta[1], anchor_flops / (in_delta[1] * 1e-3) / 1e12});
+  rows.push_back({s, "  .combine", in_delta[2], combine_bytes / (in_delta[2] * 1e-3) / 1e12});
   if (!chunks.empty()) {
     add("delta-16K", sparse_flops + anchor_flops, [&] {
       for (const Piece& chunk : chunks) pipeline(CorrectionMode::kDelta, chunk);
@@ -288,7 +299,7 @@ int main(int argc, char** argv) {
     char speedup[32];
     std::snprintf(speedup, sizeof(speedup), "%.2f%s", cudnn / row.ms, extrapolated ? " (extrap)" : "");
     std::printf("%-8lld %-10s %11.3f %9.1f %14s\n", static_cast<long long>(row.s), row.variant.c_str(), row.ms,
-                row.tflops, row.variant == "combine" ? "(TB/s)" : speedup);
+                row.tflops, row.variant.find("combine") != std::string::npos ? "(TB/s)" : speedup);
   }
   return 0;
 }
