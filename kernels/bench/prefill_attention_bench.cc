@@ -4,9 +4,11 @@
 // whole prompt at once and, as the engine runs a long prompt, in chunks of
 // kChunkTokens (a sparse, an anchor and a combine launch per chunk).
 //
-// usage: deltaserve_prefill_attention_bench [--baseline FILE] S...
+// usage: deltaserve_prefill_attention_bench [--baseline FILE] [--variants LIST] S...
 // FILE holds lines "S cudnn_ms flash_ms" (scripts/gpu/sdpa_baseline.py); the table then
 // shows each variant's speedup over cuDNN. Times are CUDA-event medians after a warm-up.
+// LIST (comma-separated; default all of kVariants) runs only those rows, e.g. to profile
+// one variant's launches with ncu without counting the others'.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -19,6 +21,8 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -102,7 +106,12 @@ Piece MakePiece(int start, int len, int prompt_len) {
   return piece;
 }
 
-std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& pattern) {
+// Row names --variants takes; "delta-stages" is the delta row's stages timed inside it.
+const std::set<std::string> kVariants = {"dense",  "sparse",       "anchors",  "combine",
+                                         "recompute", "delta", "delta-stages", "delta-16K"};
+
+std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& pattern,
+                             const std::set<std::string>& variants) {
   const std::int64_t row_elems = static_cast<std::int64_t>(kHeads) * kHeadDim;
   const std::int64_t kv_elems = s * kKvHeads * kHeadDim;
   const int blocks = static_cast<int>((s + kBlockSize - 1) / kBlockSize);
@@ -203,10 +212,15 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
   double anchor_pairs = 0;
   for (int r = 0; r < dense_rows; ++r) anchor_pairs += whole.plan.dense_row_position(r) + 1;
   const double anchor_flops = PairFlops(anchor_pairs);
+  // Combine bandwidth: reads sparse rows + writes out rows (anchor rows come from cache).
+  const double combine_bytes = 2.0 * s * row_elems * 2;
+  auto wanted = [&](const std::string& name) { return variants.count(name) > 0; };
   std::vector<Row> rows;
-  auto add = [&](const std::string& name, double flops, const std::function<void()>& run) {
+  // `work` is FLOPs, or bytes for the combine: the row's rate is work per second / 1e12.
+  auto add = [&](const std::string& name, double work, const std::function<void()>& run) {
+    if (!wanted(name)) return;
     const double ms = MedianMs(run, repeats);
-    rows.push_back({s, name, ms, flops / (ms * 1e-3) / 1e12});
+    rows.push_back({s, name, ms, work / (ms * 1e-3) / 1e12});
     std::fprintf(stderr, "s=%lld %-9s %10.3f ms %7.1f TFLOP/s\n", static_cast<long long>(s), name.c_str(), ms, rows.back().tflops);
   };
   // A corrected pipeline's stages: sparse prefill, anchor rows, combine.
@@ -221,17 +235,16 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
   if (s <= kDenseMaxTokens) add("dense", dense_flops, [&] { prefill(AttentionMask{}, whole, b.out); });
   add("sparse", sparse_flops, [&] { prefill(kSparseMask, whole, b.sparse); });
   add("anchors", anchor_flops, [&] { anchors(whole); });
-  add("combine", 0, [&] { combine(CorrectionMode::kDelta, whole); });
-  // Combine bandwidth: reads sparse rows + writes out rows (anchor rows come from cache).
-  const double combine_bytes = 2.0 * s * row_elems * 2;
-  rows.back().tflops = combine_bytes / (rows.back().ms * 1e-3) / 1e12;
+  add("combine", combine_bytes, [&] { combine(CorrectionMode::kDelta, whole); });
   add("recompute", sparse_flops + anchor_flops, [&] { pipeline(CorrectionMode::kRecompute, whole); });
   add("delta", sparse_flops + anchor_flops, [&] { pipeline(CorrectionMode::kDelta, whole); });
-  // The delta row's stages timed inside it: which one costs more there than alone.
-  const std::vector<double> in_delta = MedianStageMs(pipeline_stages(CorrectionMode::kDelta, whole), repeats);
-  rows.push_back({s, "  .sparse", in_delta[0], sparse_flops / (in_delta[0] * 1e-3) / 1e12});
-  rows.push_back({s, "  .anchors", in_delta[1], anchor_flops / (in_delta[1] * 1e-3) / 1e12});
-  rows.push_back({s, "  .combine", in_delta[2], combine_bytes / (in_delta[2] * 1e-3) / 1e12});
+  if (wanted("delta-stages")) {
+    // The delta row's stages timed inside it: which one costs more there than alone.
+    const std::vector<double> in_delta = MedianStageMs(pipeline_stages(CorrectionMode::kDelta, whole), repeats);
+    rows.push_back({s, "  .sparse", in_delta[0], sparse_flops / (in_delta[0] * 1e-3) / 1e12});
+    rows.push_back({s, "  .anchors", in_delta[1], anchor_flops / (in_delta[1] * 1e-3) / 1e12});
+    rows.push_back({s, "  .combine", in_delta[2], combine_bytes / (in_delta[2] * 1e-3) / 1e12});
+  }
   if (!chunks.empty()) {
     add("delta-16K", sparse_flops + anchor_flops, [&] {
       for (const Piece& chunk : chunks) pipeline(CorrectionMode::kDelta, chunk);
@@ -266,6 +279,22 @@ double CudnnMs(const std::map<std::int64_t, std::pair<double, double>>& baseline
   return times.first * (static_cast<double>(s) / len) * (static_cast<double>(s) / len);
 }
 
+// The variants a --variants list names; false (after saying which) for an unknown name.
+bool ParseVariants(const std::string& list, std::set<std::string>* variants) {
+  variants->clear();
+  std::stringstream names(list);
+  for (std::string name; std::getline(names, name, ',');) {
+    if (kVariants.count(name) == 0) {
+      std::string known;
+      for (const std::string& variant : kVariants) known += " " + variant;
+      std::fprintf(stderr, "--variants: unknown variant '%s' (known:%s)\n", name.c_str(), known.c_str());
+      return false;
+    }
+    variants->insert(name);
+  }
+  return true;
+}
+
 }  // namespace
 }  // namespace deltaserve::kernels
 
@@ -273,18 +302,25 @@ int main(int argc, char** argv) {
   using namespace deltaserve::kernels;
   std::map<std::int64_t, std::pair<double, double>> baseline;
   std::vector<std::int64_t> lengths;
+  std::set<std::string> variants = kVariants;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--baseline" && i + 1 < argc) {
       baseline = ReadBaseline(argv[++i]);
+    } else if (std::string(argv[i]) == "--variants" && i + 1 < argc) {
+      if (!ParseVariants(argv[++i], &variants)) return 2;
     } else {
       lengths.push_back(std::atoll(argv[i]));
+      if (lengths.back() <= 0) {
+        std::fprintf(stderr, "length '%s': expected a positive number of tokens\n", argv[i]);
+        return 2;
+      }
     }
   }
   if (lengths.empty()) lengths = {8192, 32768, 131072};
   const std::vector<std::uint16_t> pattern = RandomPattern();
   std::vector<Row> rows;
   for (std::int64_t s : lengths) {
-    const std::vector<Row> r = BenchLength(s, pattern);
+    const std::vector<Row> r = BenchLength(s, pattern, variants);
     rows.insert(rows.end(), r.begin(), r.end());
   }
   std::printf("%-8s %-10s %11s %9s %14s\n", "tokens", "variant", "ms", "TFLOP/s", "x_vs_cuDNN");
