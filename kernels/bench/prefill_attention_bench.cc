@@ -217,11 +217,12 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
   auto wanted = [&](const std::string& name) { return variants.count(name) > 0; };
   std::vector<Row> rows;
   // `work` is FLOPs, or bytes for the combine: the row's rate is work per second / 1e12.
-  auto add = [&](const std::string& name, double work, const std::function<void()>& run) {
-    if (!wanted(name)) return;
-    const double ms = MedianMs(run, repeats);
+  auto push_row = [&](const std::string& name, double work, double ms) {
     rows.push_back({s, name, ms, work / (ms * 1e-3) / 1e12});
     std::fprintf(stderr, "s=%lld %-9s %10.3f ms %7.1f TFLOP/s\n", static_cast<long long>(s), name.c_str(), ms, rows.back().tflops);
+  };
+  auto add = [&](const std::string& name, double work, const std::function<void()>& run) {
+    if (wanted(name)) push_row(name, work, MedianMs(run, repeats));
   };
   // A corrected pipeline's stages: sparse prefill, anchor rows, combine.
   auto pipeline_stages = [&](CorrectionMode mode, const Piece& piece) {
@@ -241,9 +242,9 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
   if (wanted("delta-stages")) {
     // The delta row's stages timed inside it: which one costs more there than alone.
     const std::vector<double> in_delta = MedianStageMs(pipeline_stages(CorrectionMode::kDelta, whole), repeats);
-    rows.push_back({s, "  .sparse", in_delta[0], sparse_flops / (in_delta[0] * 1e-3) / 1e12});
-    rows.push_back({s, "  .anchors", in_delta[1], anchor_flops / (in_delta[1] * 1e-3) / 1e12});
-    rows.push_back({s, "  .combine", in_delta[2], combine_bytes / (in_delta[2] * 1e-3) / 1e12});
+    push_row("  .sparse", sparse_flops, in_delta[0]);
+    push_row("  .anchors", anchor_flops, in_delta[1]);
+    push_row("  .combine", combine_bytes, in_delta[2]);
   }
   if (!chunks.empty()) {
     add("delta-16K", sparse_flops + anchor_flops, [&] {
