@@ -27,7 +27,12 @@ constexpr int kHeadDim = 128;
 constexpr int kStages = 3;
 constexpr int kGroupRows = 64;       // rows per consumer warpgroup
 constexpr int kConsumerThreads = 256;
-constexpr int kThreads = kConsumerThreads + 32;  // and one producer warp
+// And a producer warpgroup, of which one warp loads: a whole warpgroup, because only a
+// warpgroup can hand its registers to the consumers (setmaxnreg), whose overlapped tiles
+// need more than the 168 a thread that 384 threads start with.
+constexpr int kThreads = kConsumerThreads + 128;
+constexpr int kProducerRegisters = 24;
+constexpr int kConsumerRegisters = 240;
 // A 128x128 bf16 tile is two 64-column halves of 128 rows x 128 bytes, each row's eight
 // 16-byte chunks XOR-swizzled by row % 8: wgmma's 128-byte swizzle, which TMA writes as
 // CU_TENSOR_MAP_SWIZZLE_128B and which keeps Q's 16-byte copies free of bank conflicts.
@@ -76,7 +81,111 @@ __device__ void ProduceKeyTiles(const AttentionProblem& p, const BlockRows& b, c
   }
 }
 
-// One consumer warpgroup: rows [group * 64, group * 64 + 64) of the block.
+// The online-softmax state of a thread's two rows (8 rows apart) and what it needs of
+// the problem, read once: p's tensor maps' addresses reach asm statements (the producer's
+// TMA loads), so the compiler reloads p's fields after every asm with a memory clobber,
+// and reloading these in the unrolled mask and softmax loops spilled registers.
+struct RowSoftmax {
+  int pos[2];  // -1 for a row past valid_rows
+  int sink;
+  int window;
+  float scale_log2;
+  float max[2] = {-INFINITY, -INFINITY};
+  float sum[2] = {0.f, 0.f};
+};
+
+// Masks S of key tile [key_lo, key_lo + kKeys) and turns it into P (fp32, unnormalised)
+// against the grown running maximum; rescale[h] is what output rows accumulated so far
+// must be multiplied by. True when either factor is not 1 in any lane of the warp.
+__device__ __forceinline__ bool SoftmaxTile(float (&s)[64], RowSoftmax& r, const BlockRows& b, int key_lo,
+                                            int lane, float (&rescale)[2]) {
+  const int key_hi = key_lo + kKeys - 1;
+  const bool whole_tile =
+      key_hi <= b.pos_min && (r.window <= 0 || key_hi < r.sink || key_lo > b.pos_max - r.window);
+  if (!whole_tile) {
+#pragma unroll
+    for (int t = 0; t < kKeys / 8; ++t) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int key = key_lo + t * 8 + 2 * (lane & 3) + (e & 1);
+        if (!KeyAllowed(key, r.pos[e >> 1], r.sink, r.window)) s[4 * t + e] = -INFINITY;
+      }
+    }
+  }
+  bool max_grew = false;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    float tile_max = -INFINITY;
+#pragma unroll
+    for (int t = 0; t < kKeys / 8; ++t) tile_max = fmaxf(tile_max, fmaxf(s[4 * t + 2 * half], s[4 * t + 2 * half + 1]));
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+    const float new_max = fmaxf(r.max[half], tile_max);
+    // A row with no allowed key so far keeps max -inf; subtracting 0 avoids inf - inf.
+    const float shift = new_max == -INFINITY ? 0.f : new_max * r.scale_log2;
+    rescale[half] = FastExp2(r.max[half] * r.scale_log2 - shift);
+    float tile_sum = 0.f;
+#pragma unroll
+    for (int t = 0; t < kKeys / 8; ++t) {
+#pragma unroll
+      for (int e = 2 * half; e < 2 * half + 2; ++e) {
+        s[4 * t + e] = FastExp2(s[4 * t + e] * r.scale_log2 - shift);
+        tile_sum += s[4 * t + e];
+      }
+    }
+    r.sum[half] = r.sum[half] * rescale[half] + tile_sum;
+    r.max[half] = new_max;
+    max_grew = max_grew || rescale[half] != 1.f;
+  }
+  return __any_sync(0xffffffffu, max_grew);
+}
+
+// P's A fragment for keys [16 kk, 16 kk + 16) is the S fragment of 8-key tiles 2 kk and
+// 2 kk + 1.
+__device__ __forceinline__ void PackProbabilities(const float (&s)[64], std::uint32_t (&p_frag)[kKeys / 16][4]) {
+#pragma unroll
+  for (int kk = 0; kk < kKeys / 16; ++kk) {
+#pragma unroll
+    for (int r = 0; r < 4; ++r) p_frag[kk][r] = PackBf16(s[8 * kk + 2 * r], s[8 * kk + 2 * r + 1]);
+  }
+}
+
+__device__ __forceinline__ void RescaleOutput(float (&o)[64], const float (&rescale)[2]) {
+#pragma unroll
+  for (int t = 0; t < kHeadDim / 8; ++t) {
+    o[4 * t] *= rescale[0];
+    o[4 * t + 1] *= rescale[0];
+    o[4 * t + 2] *= rescale[1];
+    o[4 * t + 3] *= rescale[1];
+  }
+}
+
+// S = Q K^T with K in stage `stage`, issued as one wgmma group (not waited for).
+__device__ __forceinline__ void IssueScores(float (&s)[64], std::uint64_t q_desc, std::uint32_t k_smem, int stage) {
+  const std::uint64_t k_desc = Sw128Descriptor(k_smem + stage * kTileBytes, 16, 1024);
+#pragma unroll
+  for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+    // Q's and K's k-step kk: half kk / 4, 32 bytes per step within the 128-byte row.
+    const std::uint64_t step = ((kk / 4) * kHalfBytes + (kk % 4) * 32) >> 4;
+    WgmmaM64N128K16SS(s, q_desc + step, k_desc + step, kk);
+  }
+  WgmmaCommit();
+}
+
+// O += P V with V in stage `stage`, issued as one wgmma group (not waited for).
+__device__ __forceinline__ void IssueValues(float (&o)[64], const std::uint32_t (&p_frag)[kKeys / 16][4],
+                                            std::uint32_t v_smem, int stage) {
+  // V as the MN-major B operand: 64-column blocks kHalfBytes apart, 8-key groups 1024.
+  const std::uint64_t v_desc = Sw128Descriptor(v_smem + stage * kTileBytes, kHalfBytes, 1024);
+#pragma unroll
+  for (int kk = 0; kk < kKeys / 16; ++kk) WgmmaM64N128K16RS(o, p_frag[kk], v_desc + ((kk * 16 * 128) >> 4));
+  WgmmaCommit();
+}
+
+// One consumer warpgroup: rows [group * 64, group * 64 + 64) of the block. Tile i's
+// S = Q K^T is issued together with tile i-1's O += P V, and tile i's softmax runs while
+// that P V is in flight (FlashAttention-3's intra-warpgroup overlap), so the tensor cores
+// are not idle for the softmax of every tile; O is rescaled once P V has landed.
 __device__ void ConsumeKeyTiles(const AttentionProblem& p, const BlockRows& b, const KeyTileList& tiles,
                                 const int* tile_row, const int* tile_pos, int group, std::uint32_t q_smem,
                                 std::uint32_t k_smem, std::uint32_t v_smem, std::uint32_t full_bar,
@@ -96,114 +205,63 @@ __device__ void ConsumeKeyTiles(const AttentionProblem& p, const BlockRows& b, c
 
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int warp_row0 = group_row0 + (group_thread / 32) * 16;
-  int row_pos[2];
+  RowSoftmax r;
   for (int half = 0; half < 2; ++half) {
     const int row = warp_row0 + half * 8 + lane / 4;
-    row_pos[half] = row < b.valid_rows ? tile_pos[row / p.group] : -1;
+    r.pos[half] = row < b.valid_rows ? tile_pos[row / p.group] : -1;
   }
-  // Q's descriptor for k-step kk: half kk / 4, 32 bytes per step within the 128-byte row.
+  r.sink = p.sink;
+  r.window = p.window;
+  r.scale_log2 = p.scale_log2;
   const std::uint64_t q_desc = Sw128Descriptor(q_smem + group * kGroupRows * 128, 16, 1024);
-  // Read once: p's tensor maps' addresses reach asm statements (the producer's TMA loads),
-  // so the compiler reloads p's fields after every asm with a memory clobber, and reloading
-  // these in the unrolled mask and softmax loops spilled registers.
-  const int sink = p.sink;
-  const int window = p.window;
-  const float scale_log2 = p.scale_log2;
   float o[64] = {};
-  float row_max[2] = {-INFINITY, -INFINITY};
-  float row_sum[2] = {0.f, 0.f};
-
-  for (int i = 0; i < tiles.size(); ++i) {
-    const int stage = i % kStages;
-    MbarrierWait(full_bar + 8 * stage, (i / kStages) & 1);
-    const std::uint64_t k_desc = Sw128Descriptor(k_smem + stage * kTileBytes, 16, 1024);
-    // V as the MN-major B operand: 64-column blocks kHalfBytes apart, 8-key groups 1024.
-    const std::uint64_t v_desc = Sw128Descriptor(v_smem + stage * kTileBytes, kHalfBytes, 1024);
-    float s[64];
+  float s[64];
+  std::uint32_t p_frag[kKeys / 16][4];
+  float rescale[2];
+  const int n = tiles.size();
+  if (n > 0) {
+    MbarrierWait(full_bar, 0);
     WgmmaFence();
-#pragma unroll
-    for (int kk = 0; kk < kHeadDim / 16; ++kk) {
-      const std::uint64_t step = ((kk / 4) * kHalfBytes + (kk % 4) * 32) >> 4;
-      WgmmaM64N128K16SS(s, q_desc + step, k_desc + step, kk);
-    }
-    WgmmaCommit();
+    IssueScores(s, q_desc, k_smem, 0);
     WgmmaWait<0>();
     FenceRegisters(s);
-
-    const int key_lo = tiles.at(i) * kKeys;
-    const int key_hi = key_lo + kKeys - 1;
-    const bool whole_tile =
-        key_hi <= b.pos_min && (window <= 0 || key_hi < sink || key_lo > b.pos_max - window);
-    if (!whole_tile) {
-#pragma unroll
-      for (int t = 0; t < kKeys / 8; ++t) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int key = key_lo + t * 8 + 2 * (lane & 3) + (e & 1);
-          if (!KeyAllowed(key, row_pos[e >> 1], sink, window)) s[4 * t + e] = -INFINITY;
-        }
-      }
-    }
-    float rescale[2];
-    bool max_grew = false;
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      float tile_max = -INFINITY;
-#pragma unroll
-      for (int t = 0; t < kKeys / 8; ++t) tile_max = fmaxf(tile_max, fmaxf(s[4 * t + 2 * half], s[4 * t + 2 * half + 1]));
-      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
-      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
-      const float new_max = fmaxf(row_max[half], tile_max);
-      // A row with no allowed key so far keeps max -inf; subtracting 0 avoids inf - inf.
-      const float shift = new_max == -INFINITY ? 0.f : new_max * scale_log2;
-      rescale[half] = FastExp2(row_max[half] * scale_log2 - shift);
-      float tile_sum = 0.f;
-#pragma unroll
-      for (int t = 0; t < kKeys / 8; ++t) {
-#pragma unroll
-        for (int e = 2 * half; e < 2 * half + 2; ++e) {
-          s[4 * t + e] = FastExp2(s[4 * t + e] * scale_log2 - shift);
-          tile_sum += s[4 * t + e];
-        }
-      }
-      row_sum[half] = row_sum[half] * rescale[half] + tile_sum;
-      row_max[half] = new_max;
-      max_grew = max_grew || rescale[half] != 1.f;
-    }
-    if (__any_sync(0xffffffffu, max_grew)) {
-#pragma unroll
-      for (int t = 0; t < kHeadDim / 8; ++t) {
-        o[4 * t] *= rescale[0];
-        o[4 * t + 1] *= rescale[0];
-        o[4 * t + 2] *= rescale[1];
-        o[4 * t + 3] *= rescale[1];
-      }
-    }
-    // P's A fragment for keys [16 kk, 16 kk + 16) is the S fragment of 8-key tiles 2 kk
-    // and 2 kk + 1.
-    std::uint32_t p_frag[kKeys / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < kKeys / 16; ++kk) {
-#pragma unroll
-      for (int r = 0; r < 4; ++r) p_frag[kk][r] = PackBf16(s[8 * kk + 2 * r], s[8 * kk + 2 * r + 1]);
-    }
+    SoftmaxTile(s, r, b, tiles.at(0) * kKeys, lane, rescale);  // O is still 0: no rescale
+    PackProbabilities(s, p_frag);
+  }
+  for (int i = 1; i < n; ++i) {
+    const int stage = i % kStages;
+    const int previous = (i - 1) % kStages;
+    MbarrierWait(full_bar + 8 * stage, (i / kStages) & 1);
     WgmmaFence();
-#pragma unroll
-    for (int kk = 0; kk < kKeys / 16; ++kk) WgmmaM64N128K16RS(o, p_frag[kk], v_desc + ((kk * 16 * 128) >> 4));
-    WgmmaCommit();
+    IssueScores(s, q_desc, k_smem, stage);
+    IssueValues(o, p_frag, v_smem, previous);
+    WgmmaWait<1>();
+    FenceRegisters(s);
+    const bool rescale_o = SoftmaxTile(s, r, b, tiles.at(i) * kKeys, lane, rescale);
     WgmmaWait<0>();
     FenceRegisters(o);
-    MbarrierArrive(empty_bar + 8 * stage);
+    FenceRegisters(p_frag);
+    MbarrierArrive(empty_bar + 8 * previous);
+    if (rescale_o) RescaleOutput(o, rescale);
+    PackProbabilities(s, p_frag);
+  }
+  if (n > 0) {
+    const int last = (n - 1) % kStages;
+    WgmmaFence();
+    IssueValues(o, p_frag, v_smem, last);
+    WgmmaWait<0>();
+    FenceRegisters(o);
+    MbarrierArrive(empty_bar + 8 * last);
   }
 
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
-    float sum = row_sum[half];
+    float sum = r.sum[half];
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
     sum += __shfl_xor_sync(0xffffffffu, sum, 2);
     const int row = warp_row0 + half * 8 + lane / 4;
     if (row >= b.valid_rows) continue;
-    StoreOutputRow<kHeadDim>(p, tile_row, b, row, lane, sum, row_max[half], [&](int t) {
+    StoreOutputRow<kHeadDim>(p, tile_row, b, row, lane, sum, r.max[half], [&](int t) {
       return make_float2(o[4 * t + 2 * half], o[4 * t + 2 * half + 1]);
     });
   }
@@ -236,8 +294,14 @@ __global__ void __launch_bounds__(kThreads, 1) PagedAttentionSm90Kernel(const __
   __syncthreads();
   const int warp = static_cast<int>(threadIdx.x) / 32;
   if (warp >= kConsumerThreads / 32) {
-    ProduceKeyTiles(p, b, tiles, k_smem, v_smem, SharedAddress(full_bar), SharedAddress(empty_bar));
-  } else if (warp / 4 < groups) {
+    DecreaseMaxRegisters<kProducerRegisters>();
+    if (warp == kConsumerThreads / 32) {
+      ProduceKeyTiles(p, b, tiles, k_smem, v_smem, SharedAddress(full_bar), SharedAddress(empty_bar));
+    }
+    return;
+  }
+  IncreaseMaxRegisters<kConsumerRegisters>();
+  if (warp / 4 < groups) {
     ConsumeKeyTiles(p, b, tiles, tile_row, tile_pos, warp / 4, q_smem, k_smem, v_smem, SharedAddress(full_bar),
                     SharedAddress(empty_bar));
   }

@@ -62,6 +62,18 @@ __device__ __forceinline__ void TmaLoad4d(std::uint32_t dst, const CUtensorMap* 
       : "memory");
 }
 
+// Moves registers between warpgroups of a block: a warpgroup lowers its own limit to
+// kRegisters and another raises its own to theirs (every warp of the warpgroup executes it).
+template <int kRegisters>
+__device__ __forceinline__ void DecreaseMaxRegisters() {
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kRegisters));
+}
+
+template <int kRegisters>
+__device__ __forceinline__ void IncreaseMaxRegisters() {
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kRegisters));
+}
+
 __device__ __forceinline__ void WgmmaFence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 
 __device__ __forceinline__ void WgmmaCommit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
@@ -77,6 +89,17 @@ template <int kCount>
 __device__ __forceinline__ void FenceRegisters(float (&r)[kCount]) {
 #pragma unroll
   for (int i = 0; i < kCount; ++i) asm volatile("" : "+f"(r[i])::"memory");
+}
+
+// The same for registers an in-flight wgmma reads (its A fragment), which must keep their
+// values until WgmmaWait.
+template <int kRows, int kCols>
+__device__ __forceinline__ void FenceRegisters(std::uint32_t (&r)[kRows][kCols]) {
+#pragma unroll
+  for (int i = 0; i < kRows; ++i) {
+#pragma unroll
+    for (int j = 0; j < kCols; ++j) asm volatile("" : "+r"(r[i][j])::"memory");
+  }
 }
 
 // Descriptor of a 128-byte-swizzled operand tile starting at shared address `addr` (its
