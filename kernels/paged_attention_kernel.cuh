@@ -91,6 +91,9 @@ struct AttentionProblem {
   int seq_heads;    // num_seqs * num_kv_heads: blockIdx.x is row tile rank * seq_heads + seq head
   int num_rows;     // rows of the launch, indexes the partial buffers
   int min_split_tiles;  // key tiles a split takes at least when gridDim.z > 1
+  // > 0: every block's split z is list indices [z, z + 1) * aligned_split_tiles rather than
+  // a share of its own list (gathered dense rows, whose lists differ in length).
+  int aligned_split_tiles;
   float* partial_out;  // [splits][num_rows][num_heads][head_dim]
   float* partial_lse;  // [splits][num_rows][num_heads]
   // TMA descriptors of k and v, filled only for the Hopper kernel (attention_sm90.cu),
@@ -110,7 +113,10 @@ struct KeyTileList {
 // With gridDim.z > 1 the block takes part blockIdx.z of its own list, cut into gridDim.z
 // equal parts of at least p.min_split_tiles tiles: the host sizes gridDim.z for the
 // longest sequence a launch may see (a CUDA graph's max_model_len), and a block with
-// fewer keys still spreads them over several splits, leaving the last ones empty.
+// fewer keys still spreads them over several splits, leaving the last ones empty. With
+// p.aligned_split_tiles every block cuts at the same list indices instead, so that the
+// blocks of a split walk the same key tiles at the same time and share them in L2 (for
+// dense rows the list index is the key tile).
 template <int kKeys>
 __device__ inline KeyTileList MakeKeyTileList(const AttentionProblem& p, int pos_min, int pos_max) {
   const int key_tiles = pos_max / kKeys + 1;
@@ -127,7 +133,8 @@ __device__ inline KeyTileList MakeKeyTileList(const AttentionProblem& p, int pos
   int end = count;
   if (gridDim.z > 1) {
     const int splits = static_cast<int>(gridDim.z);
-    const int per_split = max((count + splits - 1) / splits, p.min_split_tiles);
+    const int per_split = p.aligned_split_tiles > 0 ? p.aligned_split_tiles
+                                                   : max((count + splits - 1) / splits, p.min_split_tiles);
     begin = min(static_cast<int>(blockIdx.z) * per_split, count);
     end = min(begin + per_split, count);
   }
