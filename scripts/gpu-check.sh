@@ -16,6 +16,12 @@
 # DECODE_SHAPES the decode benchmark's BATCHxCONTEXT shapes (empty: its defaults), and
 # bench-gpu-serving.sh's own variables pass through.
 #
+# A change is timed against the code before it in the same call: BASE_TREE=FILE, a tarball
+# of that revision's tree made where git is (`git archive REV -o FILE`, e.g. into a carried
+# ignored folder), is unpacked and built into BASE_BUILD (default BUILD-base) beside the
+# main build, and the prefill and serving stages then run its benchmarks too, right after
+# their own, with the same baseline (prefill-bench-base.txt, serving-bench-base.txt).
+#
 # Device time is scarce, so a run can be boxed: DEADLINE_S caps the whole script (build
 # included) in seconds; each stage's commands get at most what is left, and a stage that
 # finds too little left is reported as skipped. After every stage the summary so far goes
@@ -32,6 +38,8 @@ PORTABLE_LENGTHS=${PORTABLE_LENGTHS-"8192 32768 131072"}
 DECODE_SHAPES=${DECODE_SHAPES:-}
 DEADLINE_S=${DEADLINE_S:-}
 PACK=${PACK:-}
+BASE_TREE=${BASE_TREE:-}
+BASE_BUILD=${BASE_BUILD:-$BUILD-base}
 readonly KNOWN_STAGES="none kernel-tests engine-tests sanitizer prefill decode-kernel serving"
 started=$SECONDS
 
@@ -43,6 +51,10 @@ for name in $STAGES; do
 done
 if [[ -n "$DEADLINE_S" && ! "$DEADLINE_S" =~ ^[1-9][0-9]*$ ]]; then
   echo "DEADLINE_S: expected a positive number of seconds, got '$DEADLINE_S'" >&2
+  exit 2
+fi
+if [[ -n "$BASE_TREE" && ! -f "$BASE_TREE" ]]; then
+  echo "BASE_TREE: no such file '$BASE_TREE' (a tarball of the tree to compare with: git archive REV -o FILE)" >&2
   exit 2
 fi
 mkdir -p "$OUT"
@@ -74,8 +86,34 @@ save_progress() {
   if [[ -n "$PACK" ]]; then tar czf "$PACK" -C "$OUT" . 2>/dev/null || echo "PACK: could not write $PACK" >&2; fi
 }
 
+# The base tree's benchmarks, built beside the main build (in the background); its status
+# lands in $OUT/base-build.rc.
+start_base_build() {
+  local targets=()
+  [[ " $STAGES " == *" prefill "* ]] && targets+=(deltaserve_prefill_attention_bench)
+  [[ " $STAGES " == *" serving "* ]] && targets+=(deltaserve deltaserve-bench)
+  local src="$BASE_BUILD-src"
+  local bundle
+  bundle=$(realpath "$BUNDLE")
+  rm -rf "$src" && mkdir -p "$src" && tar xf "$BASE_TREE" -C "$src" || return 1
+  (cd "$src" && BUILD_TARGETS="${targets[*]}" timeout "$(budget 3600)" bash deploy/airgap/build.sh "$bundle" \
+    "$BASE_BUILD" >"$OUT/base-build.log" 2>&1
+  echo $? >"$OUT/base-build.rc") &
+}
+
+# Waits for the base build; true when it built.
+base_built() {
+  wait
+  [[ "$(cat "$OUT/base-build.rc" 2>/dev/null)" == 0 ]]
+}
+base_ok=false
+
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/device.txt"
 build_start=$SECONDS
+if [[ -n "$BASE_TREE" ]] && ! start_base_build; then
+  echo "BASE_TREE: could not unpack $BASE_TREE into $BASE_BUILD-src" >&2
+  exit 1
+fi
 if ! timeout "$(budget 3600)" bash deploy/airgap/build.sh "$BUNDLE" "$BUILD" -DDELTASERVE_WERROR=ON \
   -DDELTASERVE_GPU_TESTS=ON >"$OUT/build.log" 2>&1; then
   echo "build: FAILED (or out of DEADLINE_S)"
@@ -85,6 +123,10 @@ if ! timeout "$(budget 3600)" bash deploy/airgap/build.sh "$BUNDLE" "$BUILD" -DD
   exit 1
 fi
 summary+=("build ok in $((SECONDS - build_start)) s")
+if [[ -n "$BASE_TREE" ]]; then
+  base_built && base_ok=true
+  report $? "base build ($BASE_TREE)" "in $((SECONDS - build_start)) s, $BASE_BUILD"
+fi
 save_progress
 # shellcheck source=/dev/null
 source "$BUILD/env.sh"
@@ -125,6 +167,12 @@ run_prefill() {
   timeout "$(budget 400)" "$BUILD/kernels/deltaserve_prefill_attention_bench" --baseline "$OUT/baseline.txt" $BENCH_LENGTHS \
     >"$OUT/prefill-bench.txt" 2>>"$OUT/bench.err"
   report $? "prefill bench"
+  if $base_ok; then
+    # shellcheck disable=SC2086
+    timeout "$(budget 400)" "$BASE_BUILD/kernels/deltaserve_prefill_attention_bench" --baseline "$OUT/baseline.txt" \
+      $BENCH_LENGTHS >"$OUT/prefill-bench-base.txt" 2>>"$OUT/bench.err"
+    report $? "prefill bench (base tree)"
+  fi
   if [[ -n "$PORTABLE_LENGTHS" ]]; then
     # shellcheck disable=SC2086
     DELTASERVE_PORTABLE_ATTENTION=1 timeout "$(budget 300)" "$BUILD/kernels/deltaserve_prefill_attention_bench" \
@@ -143,6 +191,11 @@ run_decode_kernel() {
 run_serving() {
   OUT="$OUT/serving" timeout "$(budget 560)" bash scripts/bench-gpu-serving.sh "$BUILD" >"$OUT/serving-bench.txt" 2>&1
   report $? "serving bench"
+  if $base_ok; then
+    OUT="$OUT/serving-base" timeout "$(budget 560)" bash scripts/bench-gpu-serving.sh "$BASE_BUILD" \
+      >"$OUT/serving-bench-base.txt" 2>&1
+    report $? "serving bench (base tree)"
+  fi
 }
 
 # A stage that could not get a minute would only be killed at its first command.
@@ -162,7 +215,8 @@ done
 
 echo "== $(cat "$OUT/device.txt")"
 printf '%s\n' "${summary[@]}"
-for table in prefill-bench prefill-bench-portable decode-kernel-bench serving-bench; do
+for table in prefill-bench prefill-bench-base prefill-bench-portable decode-kernel-bench serving-bench \
+  serving-bench-base; do
   if [[ -f "$OUT/$table.txt" ]]; then
     echo "== $table"
     tail -30 "$OUT/$table.txt"
