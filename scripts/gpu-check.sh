@@ -159,24 +159,30 @@ run_sanitizer() {
   done
 }
 
+# prefill_bench TABLE SECONDS BUILD_DIR LENGTHS...: one run of BUILD_DIR's prefill
+# benchmark against this call's SDPA baseline, into $OUT/TABLE.txt.
+prefill_bench() {
+  local table=$1 seconds=$2 dir=$3
+  shift 3
+  timeout "$(budget "$seconds")" "$dir/kernels/deltaserve_prefill_attention_bench" --baseline "$OUT/baseline.txt" "$@" \
+    >"$OUT/$table.txt" 2>>"$OUT/bench.err"
+}
+
 run_prefill() {
   # shellcheck disable=SC2086  # lists of lengths
   PYTHONUNBUFFERED=1 timeout "$(budget 240)" python3 scripts/gpu/sdpa_baseline.py $BASELINE_LENGTHS \
     >"$OUT/baseline.txt" 2>"$OUT/bench.err"
   # shellcheck disable=SC2086
-  timeout "$(budget 400)" "$BUILD/kernels/deltaserve_prefill_attention_bench" --baseline "$OUT/baseline.txt" $BENCH_LENGTHS \
-    >"$OUT/prefill-bench.txt" 2>>"$OUT/bench.err"
+  prefill_bench prefill-bench 400 "$BUILD" $BENCH_LENGTHS
   report $? "prefill bench"
   if $base_ok; then
     # shellcheck disable=SC2086
-    timeout "$(budget 400)" "$BASE_BUILD/kernels/deltaserve_prefill_attention_bench" --baseline "$OUT/baseline.txt" \
-      $BENCH_LENGTHS >"$OUT/prefill-bench-base.txt" 2>>"$OUT/bench.err"
+    prefill_bench prefill-bench-base 400 "$BASE_BUILD" $BENCH_LENGTHS
     report $? "prefill bench (base tree)"
   fi
   if [[ -n "$PORTABLE_LENGTHS" ]]; then
     # shellcheck disable=SC2086
-    DELTASERVE_PORTABLE_ATTENTION=1 timeout "$(budget 300)" "$BUILD/kernels/deltaserve_prefill_attention_bench" \
-      --baseline "$OUT/baseline.txt" $PORTABLE_LENGTHS >"$OUT/prefill-bench-portable.txt" 2>>"$OUT/bench.err"
+    DELTASERVE_PORTABLE_ATTENTION=1 prefill_bench prefill-bench-portable 300 "$BUILD" $PORTABLE_LENGTHS
     report $? "prefill bench (portable kernel)"
   fi
 }
@@ -188,12 +194,17 @@ run_decode_kernel() {
   report $? "decode kernel bench"
 }
 
+# serving_bench REPORTS TABLE BUILD_DIR: bench-gpu-serving.sh on BUILD_DIR's binaries, its
+# reports in $OUT/REPORTS and its output in $OUT/TABLE.txt.
+serving_bench() {
+  OUT="$OUT/$1" timeout "$(budget 560)" bash scripts/bench-gpu-serving.sh "$3" >"$OUT/$2.txt" 2>&1
+}
+
 run_serving() {
-  OUT="$OUT/serving" timeout "$(budget 560)" bash scripts/bench-gpu-serving.sh "$BUILD" >"$OUT/serving-bench.txt" 2>&1
+  serving_bench serving serving-bench "$BUILD"
   report $? "serving bench"
   if $base_ok; then
-    OUT="$OUT/serving-base" timeout "$(budget 560)" bash scripts/bench-gpu-serving.sh "$BASE_BUILD" \
-      >"$OUT/serving-bench-base.txt" 2>&1
+    serving_bench serving-base serving-bench-base "$BASE_BUILD"
     report $? "serving bench (base tree)"
   fi
 }
