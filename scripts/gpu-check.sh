@@ -86,8 +86,10 @@ save_progress() {
   if [[ -n "$PACK" ]]; then tar czf "$PACK" -C "$OUT" . 2>/dev/null || echo "PACK: could not write $PACK" >&2; fi
 }
 
-# The base tree's benchmarks, built beside the main build (in the background); its status
-# lands in $OUT/base-build.rc.
+# The base tree's benchmarks, built beside the main build in the background, in a session
+# of its own (setsid; timeout makes process groups) so that stop_base_build reaches its
+# compilers too; its status lands in $OUT/base-build.rc.
+base_pid=
 start_base_build() {
   local targets=()
   [[ " $STAGES " == *" prefill "* ]] && targets+=(deltaserve_prefill_attention_bench)
@@ -96,9 +98,16 @@ start_base_build() {
   local bundle
   bundle=$(realpath "$BUNDLE")
   rm -rf "$src" && mkdir -p "$src" && tar xf "$BASE_TREE" -C "$src" || return 1
-  (cd "$src" && BUILD_TARGETS="${targets[*]}" timeout "$(budget 3600)" bash deploy/airgap/build.sh "$bundle" \
-    "$BASE_BUILD" >"$OUT/base-build.log" 2>&1
-  echo $? >"$OUT/base-build.rc") &
+  # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
+  setsid bash -c 'cd "$1" && BUILD_TARGETS="$2" timeout "$3" bash deploy/airgap/build.sh "$4" "$5" >"$6/base-build.log" 2>&1
+    echo $? >"$6/base-build.rc"' base-build "$src" "${targets[*]}" "$(budget 3600)" "$bundle" "$BASE_BUILD" "$OUT" &
+  base_pid=$!
+}
+
+# Stops a base build still running (after a failed main build its benchmarks never run).
+stop_base_build() {
+  [[ -n "$base_pid" ]] && pkill -TERM -s "$base_pid"
+  wait
 }
 
 # Waits for the base build; true when it built.
@@ -119,6 +128,7 @@ if ! timeout "$(budget 3600)" bash deploy/airgap/build.sh "$BUNDLE" "$BUILD" -DD
   echo "build: FAILED (or out of DEADLINE_S)"
   grep -E "error|FAILED" "$OUT/build.log" | head -40
   summary+=("build FAILED after $((SECONDS - build_start)) s")
+  stop_base_build
   save_progress
   exit 1
 fi
