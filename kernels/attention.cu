@@ -190,7 +190,7 @@ KeySplit ChooseKeySplit(const AttentionProblem& p, const AttentionKernel& k, int
   const int min_keys = 2 * blocks >= wave ? detail::kMinKeysPerBusySplit : detail::kMinKeysPerSplit;
   const int min_tiles = CeilDiv(min_keys, k.tile_keys);
   const std::int64_t max_splits =
-      std::min<std::int64_t>({CeilDiv(kTargetWaves * wave, blocks), CeilDiv(key_tiles, min_tiles), kMaxKeySplits,
+      std::min<std::int64_t>({CeilDiv(kTargetWaves * wave, blocks), std::max(key_tiles / min_tiles, 1), kMaxKeySplits,
                               static_cast<std::int64_t>(split_bytes ? workspace_bytes / split_bytes : 0)});
   std::int64_t best = 1;
   for (std::int64_t splits = 2; splits <= max_splits; ++splits) {

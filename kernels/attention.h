@@ -100,7 +100,8 @@ struct DecodeAttentionArgs {
   int num_seqs = 0;
   // Bounds every seq_lens[s] and only sizes the key split. A bound far above the real
   // lengths (a CUDA graph captured at max_model_len) keeps the split balanced: each
-  // sequence spreads its own keys over the splits.
+  // sequence spreads its own keys over the splits, and one too short to split is
+  // attended unsplit.
   int max_seq_len = 0;
   const std::int32_t* seq_lens = nullptr;  // device, [num_seqs]
   PagedKvCache cache;

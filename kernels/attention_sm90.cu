@@ -263,7 +263,7 @@ __device__ void ConsumeKeyTiles(const AttentionProblem& p, const BlockRows& b, c
     sum += __shfl_xor_sync(0xffffffffu, sum, 2);
     const int row = warp_row0 + half * 8 + lane / 4;
     if (row >= b.valid_rows) continue;
-    StoreOutputRow<kHeadDim>(p, tile_row, b, row, lane, sum, r.max[half], [&](int t) {
+    StoreOutputRow<kHeadDim>(p, tile_row, b, tiles.whole, row, lane, sum, r.max[half], [&](int t) {
       return make_float2(o[4 * t + 2 * half], o[4 * t + 2 * half + 1]);
     });
   }
@@ -284,6 +284,7 @@ __global__ void __launch_bounds__(kThreads, 1) PagedAttentionSm90Kernel(const __
   BlockRows b;
   if (!LoadBlockRows(p, tile_row, tile_pos, b)) return;
   const KeyTileList tiles = MakeKeyTileList<kKeys>(p, b.pos_min, b.pos_max);
+  if (tiles.whole && blockIdx.z > 0) return;  // split 0 walks this block's keys alone
   // A tile of at most 64 rows leaves the second warpgroup idle: it takes no part in the
   // stage hand-back either.
   const int groups = b.valid_rows > kGroupRows ? 2 : 1;

@@ -10,7 +10,8 @@
 // instantiated: 128 rows (4 warps x 32) for prefill and gathered rows, and 16 rows (one
 // warp, one m16 tile) for decode, whose tile holds only the group's query heads of one
 // token. With gridDim.z > 1 each block covers one split of its own key tile list and
-// writes fp32 partial output and log2-sum-exp for MergeSplitsKernel.
+// writes fp32 partial output and log2-sum-exp for MergeSplitsKernel, unless that list is
+// too short to split: then split 0 writes the output itself (KeyTileList::whole).
 #pragma once
 
 #include <cuda.h>  // CUtensorMap only: nothing here calls the driver API
@@ -32,6 +33,9 @@ constexpr int kTileKeys = 32;  // 64 would need more than 255 registers at 32 ro
 constexpr int kMinKeysPerSplit = 256;       // grids under half a wave of resident blocks
 constexpr int kMinKeysPerBusySplit = 1024;  // grids of half a wave or more
 constexpr int kLargeTileRows = 128;
+// Split 0's log2-sum-exp for a row it wrote whole, in bf16, straight to the output: the
+// merge leaves that row alone.
+constexpr float kWrittenWholeLse = INFINITY;
 constexpr int kSmallTileRows = 16;
 
 // The block layout a tile height implies.
@@ -103,20 +107,24 @@ struct AttentionProblem {
 };
 
 // The key tiles (of kKeys keys) one block visits: [first_a, first_a + count_a) then
-// [first_b, ...).
+// [first_b, ...). `whole`: the block's whole list falls in split 0 (always so unsplit).
 struct KeyTileList {
   int first_a, count_a, first_b, count_b;
+  bool whole;
   __device__ int size() const { return count_a + count_b; }
   __device__ int at(int i) const { return i < count_a ? first_a + i : first_b + i - count_a; }
 };
 
-// With gridDim.z > 1 the block takes part blockIdx.z of its own list, cut into gridDim.z
-// equal parts of at least p.min_split_tiles tiles: the host sizes gridDim.z for the
-// longest sequence a launch may see (a CUDA graph's max_model_len), and a block with
-// fewer keys still spreads them over several splits, leaving the last ones empty. With
-// p.aligned_split_tiles every block cuts at the same list indices instead, so that the
-// blocks of a split walk the same key tiles at the same time and share them in L2 (for
-// dense rows the list index is the key tile).
+// With gridDim.z > 1 the block takes part blockIdx.z of its own list, cut into at most
+// gridDim.z equal parts of at least p.min_split_tiles tiles: the host sizes gridDim.z for
+// the longest sequence a launch may see (a CUDA graph's max_model_len), and a block with
+// fewer keys spreads them over fewer splits, leaving the last ones empty. A list shorter
+// than two such parts stays whole in split 0, which then writes the final output, so the
+// 64 x 1152-key decode step of a graph captured for 128K keys runs unsplit (its 3 splits
+// had cut 36 tiles into 32 + 4 and merged them). With p.aligned_split_tiles every block
+// cuts at the same list indices instead, so that the blocks of a split walk the same key
+// tiles at the same time and share them in L2 (for dense rows the list index is the key
+// tile).
 template <int kKeys>
 __device__ inline KeyTileList MakeKeyTileList(const AttentionProblem& p, int pos_min, int pos_max) {
   const int key_tiles = pos_max / kKeys + 1;
@@ -131,14 +139,15 @@ __device__ inline KeyTileList MakeKeyTileList(const AttentionProblem& p, int pos
   const int count = sink_end + key_tiles - window_begin;
   int begin = 0;
   int end = count;
+  KeyTileList list;
+  list.whole = true;
   if (gridDim.z > 1) {
-    const int splits = static_cast<int>(gridDim.z);
-    const int per_split = p.aligned_split_tiles > 0 ? p.aligned_split_tiles
-                                                   : max((count + splits - 1) / splits, p.min_split_tiles);
+    const int parts = max(1, min(static_cast<int>(gridDim.z), count / max(p.min_split_tiles, 1)));
+    const int per_split = p.aligned_split_tiles > 0 ? p.aligned_split_tiles : (count + parts - 1) / parts;
+    list.whole = per_split >= count;
     begin = min(static_cast<int>(blockIdx.z) * per_split, count);
     end = min(begin + per_split, count);
   }
-  KeyTileList list;
   list.first_a = begin;
   list.count_a = max(0, min(sink_end, end) - begin);
   list.first_b = window_begin + max(begin - sink_end, 0);
@@ -218,24 +227,26 @@ __device__ inline const __nv_bfloat16* QueryChunk(const AttentionProblem& p, con
 // Writes tile row `row` from a thread that holds its unnormalised output columns
 // 8 t + 2 (lane % 4) + {0, 1} for every 8-column tile t as pair(t), with the row's
 // softmax sum (already reduced over the 4 lanes) and running maximum: bf16 output rows
-// unsplit, fp32 partials and the log2-sum-exp with gridDim.z > 1.
+// from a block that walked its whole key list (`whole`), else fp32 partials and the
+// log2-sum-exp.
 template <int kHeadDim, typename PairOf>
-__device__ inline void StoreOutputRow(const AttentionProblem& p, const int* tile_row, const BlockRows& b,
+__device__ inline void StoreOutputRow(const AttentionProblem& p, const int* tile_row, const BlockRows& b, bool whole,
                                       int row, int lane, float sum, float row_max, PairOf pair) {
   const int out_row = tile_row[row / p.group];
   const int head = b.kv_head * p.group + row % p.group;
   const float inv_sum = sum > 0.f ? 1.f / sum : 0.f;
   const int column = 2 * (lane & 3);
-  if (gridDim.z == 1) {
+  const std::int64_t slot = (static_cast<std::int64_t>(blockIdx.z) * p.num_rows + out_row) * p.num_heads + head;
+  if (whole) {
     __nv_bfloat16* dst = p.out + out_row * p.out_row_stride + head * p.out_head_stride + column;
 #pragma unroll
     for (int t = 0; t < kHeadDim / 8; ++t) {
       const float2 v = pair(t);
       *reinterpret_cast<__nv_bfloat162*>(dst + t * 8) = __floats2bfloat162_rn(v.x * inv_sum, v.y * inv_sum);
     }
+    if (gridDim.z > 1 && (lane & 3) == 0) p.partial_lse[slot] = kWrittenWholeLse;
     return;
   }
-  const std::int64_t slot = (static_cast<std::int64_t>(blockIdx.z) * p.num_rows + out_row) * p.num_heads + head;
   float* dst = p.partial_out + slot * kHeadDim + column;
 #pragma unroll
   for (int t = 0; t < kHeadDim / 8; ++t) {
@@ -276,6 +287,7 @@ __global__ void __launch_bounds__(TileShape<kTileRows>::kThreads, 2)
   const int pos_min = b.pos_min;
   const int pos_max = b.pos_max;
   const KeyTileList tiles = MakeKeyTileList<kTileKeys>(p, pos_min, pos_max);
+  if (tiles.whole && blockIdx.z > 0) return;  // split 0 walks this block's keys alone
 
   for (int idx = threadIdx.x; idx < kTileRows * kChunks; idx += kThreads) {
     const int row = idx / kChunks;
@@ -468,7 +480,7 @@ __global__ void __launch_bounds__(TileShape<kTileRows>::kThreads, 2)
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
       const int row = warp_row0 + m * 16 + half * 8 + lane / 4;
       if (row >= valid_rows) continue;
-      StoreOutputRow<kHeadDim>(p, tile_row, b, row, lane, sum, row_max[m][half], [&](int t) {
+      StoreOutputRow<kHeadDim>(p, tile_row, b, tiles.whole, row, lane, sum, row_max[m][half], [&](int t) {
         return make_float2(acc[m][t][2 * half], acc[m][t][2 * half + 1]);
       });
     }
@@ -488,6 +500,7 @@ __global__ void MergeSplitsKernel(const float* partial_out, const float* partial
   const std::int64_t slots = static_cast<std::int64_t>(num_rows) * num_heads;
   if (slot >= slots) return;
   const int lane = static_cast<int>(threadIdx.x) % 32;
+  if (partial_lse[slot] == kWrittenWholeLse) return;
   float max_lse = -INFINITY;
   for (int z = 0; z < splits; ++z) max_lse = fmaxf(max_lse, partial_lse[z * slots + slot]);
   float acc[kPerLane] = {};

@@ -85,13 +85,17 @@ INSTANTIATE_TEST_SUITE_P(
         DecodeCase{"gqa32_large_tile_d128_split", 128, 32, 1, 16, {5, 1800, 640}, true},
         DecodeCase{"gqa32_large_tile_d64_whole", 64, 64, 2, 16, {900, 33}, false},
         // Splits sized for 131072 keys: each block spreads its real keys over the first
-        // splits and leaves the rest empty (lse -inf) for the merge.
+        // splits and leaves the rest empty (lse -inf) for the merge; a list shorter than
+        // two splits' minimum stays whole in split 0, which writes the output itself.
         DecodeCase{"graph_max_len_ragged_to_3000_d128_gqa4_split", 128, 32, 8, 16, {1, 40, 513, 1000, 2047, 3000}, true, 131072},
         DecodeCase{"graph_max_len_ragged_to_3000_d64_gqa32_large_tile_split", 64, 32, 1, 16, {3000, 2, 770}, true, 131072},
-        // 64 sequences x 8 KV heads: splits of at least 32 tiles; in the graph case every
-        // block's (at most 32) tiles stay in its first split and the others are empty.
+        // 64 sequences x 8 KV heads: splits of at least 32 tiles; in the graph cases a list
+        // under 64 tiles is written whole by its block's first split, the 2047-key one
+        // (64 tiles) is cut in two.
         DecodeCase{"busy_grid_ragged_to_4096_d128_gqa4_split", 128, 32, 8, 16, ManyLengths(64, 4096), true},
         DecodeCase{"busy_grid_graph_max_len_ragged_to_1024_d128_gqa4_split", 128, 32, 8, 16, ManyLengths(64, 1024),
+                   true, 131072},
+        DecodeCase{"busy_grid_graph_max_len_ragged_to_2047_d128_gqa4_split", 128, 32, 8, 16, ManyLengths(64, 2047),
                    true, 131072}),
     [](const ::testing::TestParamInfo<DecodeCase>& param_info) { return param_info.param.name; });
 
