@@ -58,8 +58,10 @@ ABSL_FLAG(std::string, dense_layers, "", "layers whose prefill is always dense, 
 ABSL_FLAG(double, probe_fraction, 0.0, "default share of anchor groups that measure the remaining error");
 ABSL_FLAG(std::string, torch_profile_dir, "",
           "write a Kineto trace of chosen engine steps that carry prompt tokens to DIR/step-<n>.json (empty: off)");
-ABSL_FLAG(int64_t, torch_profile_first_step, 0, "the first prompt-carrying step to trace, counting from 0");
-ABSL_FLAG(int64_t, torch_profile_steps, 8, "prompt-carrying steps to trace from --torch-profile-first-step on");
+ABSL_FLAG(int64_t, torch_profile_first_step, 0, "the first step of the traced kind to trace, counting from 0");
+ABSL_FLAG(int64_t, torch_profile_steps, 8, "steps of the traced kind to trace from --torch-profile-first-step on");
+ABSL_FLAG(bool, torch_profile_decode, false,
+          "trace decode steps (CUDA-graph replays included) instead, to DIR/decode-step-<n>.json");
 
 namespace deltaserve::server {
 namespace {
@@ -97,7 +99,8 @@ absl::StatusOr<ModelOptions> ModelOptionsFromFlags() {
                       ParseIntegerList(absl::GetFlag(FLAGS_dense_layers), "--dense-layers", "layer index"));
   options.engine.torch_profile = {absl::GetFlag(FLAGS_torch_profile_dir),
                                   absl::GetFlag(FLAGS_torch_profile_first_step),
-                                  absl::GetFlag(FLAGS_torch_profile_steps)};
+                                  absl::GetFlag(FLAGS_torch_profile_steps),
+                                  absl::GetFlag(FLAGS_torch_profile_decode)};
   DS_RETURN_IF_ERROR(ValidateTorchProfile(options.engine.torch_profile, FieldNames::kFlags));
   options.max_queue = absl::GetFlag(FLAGS_max_queue);
   if (options.max_queue < 1) return absl::InvalidArgumentError("--max-queue: must be >= 1");

@@ -17,12 +17,14 @@ absl::StatusOr<ComputeDevice> ParseComputeDevice(const std::string& name, const 
 // INVALID_ARGUMENT naming `field` unless 0 < utilization <= 1.
 absl::Status ValidateGpuMemoryUtilization(double utilization, const std::string& field);
 
-// Kineto traces of the engine's steps that carry prompt tokens (StepProfiler,
-// docs/benchmarks.md "Tracing the engine's steps"), for GPU time breakdowns.
+// Kineto traces of the engine's steps that carry prompt tokens, or of its decode steps
+// (StepProfiler, docs/benchmarks.md "Tracing the engine's steps"), for GPU time
+// breakdowns.
 struct TorchProfileConfig {
   std::string dir;  // empty: off
   int64_t first_step = 0;
   int64_t steps = 8;
+  bool decode = false;  // trace decode steps (CUDA-graph replays included) instead
 };
 
 // How validation messages name the fields: EngineConfig's (torch_profile.dir) or the

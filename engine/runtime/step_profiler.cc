@@ -116,10 +116,10 @@ StepProfiler::Trace::~Trace() {
 StepProfiler::StepProfiler(TorchProfileConfig config, bool cuda) : config_(std::move(config)), cuda_(cuda) {}
 
 StepProfiler::Trace StepProfiler::Begin(bool carries_prompt_tokens) {
-  if (config_.dir.empty() || !carries_prompt_tokens) return Trace("", cuda_);
-  const int64_t number = prompt_passes_++;
+  if (config_.dir.empty() || carries_prompt_tokens == config_.decode) return Trace("", cuda_);
+  const int64_t number = passes_of_traced_kind_++;
   if (number < config_.first_step || number - config_.first_step >= config_.steps) return Trace("", cuda_);
-  return Trace(absl::StrCat(config_.dir, "/step-", number, ".json"), cuda_);
+  return Trace(absl::StrCat(config_.dir, config_.decode ? "/decode-step-" : "/step-", number, ".json"), cuda_);
 }
 
 }  // namespace deltaserve

@@ -7,11 +7,13 @@
 
 namespace deltaserve {
 
-// Kineto traces of the engine's forward passes that carry prompt tokens (prefill or
-// mixed steps; decode steps, CUDA-graph replays included, are neither traced nor
-// counted). Those passes are numbered 0, 1, ... in the order they run, and the ones
-// numbered in [first_step, first_step + steps) are each written to
-// dir/step-<number>.json as a Chrome trace (scripts/gpu/trace_summary.py reads them).
+// Kineto traces of one kind of the engine's forward passes: those that carry prompt
+// tokens (prefill or mixed steps), or with config.decode the decode steps (CUDA-graph
+// replays included); the other kind is neither traced nor counted. The passes of the
+// traced kind are numbered 0, 1, ... in the order they run, and the ones numbered in
+// [first_step, first_step + steps) are each written as a Chrome trace to
+// dir/step-<number>.json, or dir/decode-step-<number>.json (scripts/gpu/trace_summary.py
+// reads both).
 class StepProfiler {
  public:
   // Traces the pass from its construction until it goes. Not copyable or movable: it
@@ -41,7 +43,7 @@ class StepProfiler {
  private:
   TorchProfileConfig config_;
   bool cuda_;
-  int64_t prompt_passes_ = 0;
+  int64_t passes_of_traced_kind_ = 0;
 };
 
 }  // namespace deltaserve

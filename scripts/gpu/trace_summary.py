@@ -1,8 +1,9 @@
 """Usage: python3 scripts/gpu/trace_summary.py DIR
 
 Sums the Kineto traces that `deltaserve --torch-profile-dir DIR` wrote (DIR/step-<n>.json,
-Chrome-trace JSON; docs/benchmarks.md, "Tracing the engine's steps"): per step and over
-all of them GPU busy and idle time, attention launches split into the sparse pass and the
+or DIR/decode-step-<n>.json with --torch-profile-decode; Chrome-trace JSON;
+docs/benchmarks.md, "Tracing the engine's steps"): per step and over all of them GPU busy
+and idle time, a prompt step's attention launches split into the sparse pass and the
 dense rows, GPU time by kernel
 class and name, GEMMs by grid, CUDA runtime calls and the largest idle gaps. Kineto marks
 kernels with cat "kernel", copies and fills "gpu_memcpy"/"gpu_memset", host-side CUDA
@@ -40,7 +41,7 @@ def kernel_class(name):
 
 
 def step_number(path):
-    return int(os.path.basename(path)[len('step-'):-len('.json')])
+    return int(os.path.basename(path)[:-len('.json')].rsplit('-', 1)[1])
 
 
 def grid(event):
@@ -80,7 +81,8 @@ class Totals:
         spans = [e for e in events if e.get('ph') == 'X' and 'ts' in e]
         self.host_before += start - min(e['ts'] for e in spans)
         self.host_after += max(e['ts'] + e.get('dur', 0) for e in spans) - end
-        self.add_attention(gpu)
+        if not name.startswith('decode-'):
+            self.add_attention(gpu)
         for e in gpu:
             if kernel_class(e['name']) == 'gemm':
                 self.gemms[(e['name'][:GEMM_NAME_CHARS], grid(e))].append(e['dur'])
@@ -163,9 +165,11 @@ class Totals:
 def main(argv):
     if len(argv) != 2:
         sys.exit(__doc__.splitlines()[0])
-    paths = sorted(glob.glob(os.path.join(argv[1], 'step-*.json')), key=step_number)
+    paths = []
+    for pattern in ('step-*.json', 'decode-step-*.json'):
+        paths += sorted(glob.glob(os.path.join(argv[1], pattern)), key=step_number)
     if not paths:
-        sys.exit('no step-*.json in %s' % argv[1])
+        sys.exit('no step-*.json or decode-step-*.json in %s' % argv[1])
     totals = Totals()
     for path in paths:
         with open(path) as f:

@@ -1,6 +1,7 @@
 // --torch-profile-dir: the engine writes a Chrome trace of exactly the chosen steps that
-// carry prompt tokens, numbered over those steps only, nothing when it is off, and
-// refuses settings it cannot honour at start-up, naming the flag.
+// carry prompt tokens, numbered over those steps only (with --torch-profile-decode, of the
+// chosen decode steps instead), nothing when it is off, and refuses settings it cannot
+// honour at start-up, naming the flag.
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -87,6 +88,24 @@ TEST(TorchProfile, DecodeStepsAreNeitherTracedNorCounted) {
 
   EXPECT_EQ(FilesIn(dir.path().string()),
             (std::set<std::string>{"step-0.json", "step-1.json", "step-2.json", "step-3.json"}));
+}
+
+// The same requests with decode steps chosen: the four decode steps (three after the short
+// prompt, one after the chunked one) are traced, numbered 0 to 3, and no prompt step.
+TEST(TorchProfile, WithDecodeChosenOnlyDecodeStepsAreTracedAndCounted) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  auto engine = MakeStories260KEngine(ChunkedConfig({dir.path().string(), 0, 100, /*decode=*/true}));
+  ASSERT_NE(engine, nullptr);
+  Generate(*engine, "short", Prompt(5, 3), 4);
+  Generate(*engine, "chunked", Prompt(20, 11), 2);
+
+  EXPECT_EQ(FilesIn(dir.path().string()), (std::set<std::string>{"decode-step-0.json", "decode-step-1.json",
+                                                                  "decode-step-2.json", "decode-step-3.json"}));
+  std::ifstream in(dir.File("decode-step-3.json"));
+  const nlohmann::json trace = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(trace.is_discarded()) << "decode-step-3.json is not JSON";
+  EXPECT_TRUE(trace.contains("traceEvents") && !trace["traceEvents"].empty());
 }
 
 // Unset, the directory is "": a trace written anyway would land in the working directory.
