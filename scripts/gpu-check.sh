@@ -8,7 +8,9 @@
 # Needs: the bundle in BUNDLE (default .airgap-bundle: deploy/airgap/bundle.sh on a
 # connected Debian 12 machine), CUDA at /usr/local/cuda, PyTorch in python3.
 # STAGES picks what runs after the build, in the order given (default: all of
-# "kernel-tests engine-tests sanitizer prefill decode-kernel serving"; "none" only builds);
+# "kernel-tests engine-tests sanitizer prefill decode-kernel serving"; "none" only builds;
+# "decode-trace", not in the default, traces 8 decode steps of the serving benchmark's
+# 64 requests and sums them with scripts/gpu/trace_summary.py into decode-trace.txt);
 # BUILD_TARGETS limits the build to what those stages need (e.g. "deltaserve
 # deltaserve-bench cuda_engine_test"); BENCH_LENGTHS / BASELINE_LENGTHS set the prefill
 # benchmark's lengths (PORTABLE_LENGTHS reruns it in the same call on the portable mma.sync
@@ -40,7 +42,7 @@ DEADLINE_S=${DEADLINE_S:-}
 PACK=${PACK:-}
 BASE_TREE=${BASE_TREE:-}
 BASE_BUILD=${BASE_BUILD:-$BUILD-base}
-readonly KNOWN_STAGES="none kernel-tests engine-tests sanitizer prefill decode-kernel serving"
+readonly KNOWN_STAGES="none kernel-tests engine-tests sanitizer prefill decode-kernel serving decode-trace"
 started=$SECONDS
 
 for name in $STAGES; do
@@ -219,6 +221,19 @@ run_serving() {
   fi
 }
 
+# Kineto traces of decode steps 60 to 67: in the decode benchmark's warm-up run, after its
+# 64 prefills, while all 64 requests decode (about 127 decode steps follow them).
+run_decode_trace() {
+  local traces="$OUT/decode-traces"
+  rm -rf "$traces" && mkdir -p "$traces"
+  local flags="--torch-profile-dir $traces --torch-profile-decode --torch-profile-first-step 60 --torch-profile-steps 8"
+  SERVER_ARGS="${SERVER_ARGS:-} $flags" TTFT_LENGTHS=8192 TTFT_MODES=delta OUT="$OUT/decode-trace-run" \
+    timeout "$(budget 300)" bash scripts/bench-gpu-serving.sh "$BUILD" >"$OUT/decode-trace-run.txt" 2>&1
+  report $? "decode trace run"
+  python3 scripts/gpu/trace_summary.py "$traces" >"$OUT/decode-trace.txt" 2>&1
+  report $? "decode trace summary" "$(grep -m1 '^ALL' "$OUT/decode-trace.txt")"
+}
+
 # A stage that could not get a minute would only be killed at its first command.
 readonly MIN_STAGE_S=60
 for name in $STAGES; do
@@ -243,4 +258,8 @@ for table in prefill-bench prefill-bench-base prefill-bench-portable decode-kern
     tail -30 "$OUT/$table.txt"
   fi
 done
+if [[ -f "$OUT/decode-trace.txt" ]]; then
+  echo "== decode-trace (8 steps; the whole summary in decode-trace.txt)"
+  sed -n '/^ALL/,/^-- GEMMs/p' "$OUT/decode-trace.txt" | head -30
+fi
 ((failures == 0)) || exit 1
