@@ -93,6 +93,7 @@ const conditional = {
   'torch-profile-dir': false,
   'torch-profile-first-step': false,
   'torch-profile-steps': false,
+  'torch-profile-decode': false,
 };
 for (const flag of known) {
   const wanted = flag in conditional ? conditional[flag] : true;
