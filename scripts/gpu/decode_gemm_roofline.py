@@ -12,22 +12,11 @@ import sys
 import torch
 import torch.nn.functional as F
 
+from cuda_timing import median_ms
+
 LAYERS, HIDDEN, VOCAB = 32, 4096, 128256
+REPEATS = 10
 PROJECTIONS = {"qkv": (6144, HIDDEN), "o": (HIDDEN, HIDDEN), "gate_up": (28672, HIDDEN), "down": (HIDDEN, 14336)}
-
-
-def median_ms(fn, repeats=10):
-    fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        stop.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(stop))
-    return sorted(times)[len(times) // 2]
 
 
 def graph_of(fn):
@@ -58,15 +47,15 @@ def main():
         F.linear(inputs["qkv"], lm_head)
 
     step_bytes = sum(n * k * 2 * LAYERS for n, k in PROJECTIONS.values()) + lm_head.numel() * 2
-    step_ms = median_ms(graph_of(step))
+    step_ms = median_ms(graph_of(step), REPEATS)
     source = torch.empty(step_bytes // 2, device="cuda", dtype=torch.bfloat16)
     target = torch.empty_like(source)
-    copy_tbs = 2 * step_bytes / median_ms(lambda: target.copy_(source)) / 1e9
+    copy_tbs = 2 * step_bytes / median_ms(lambda: target.copy_(source), REPEATS) / 1e9
     print(f"device: {torch.cuda.get_device_name()}; rows {rows}; copy {copy_tbs:.2f} TB/s (read + write)")
     print("| GEMM | N | K | us per layer | TB/s | x copy |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, (n, k) in PROJECTIONS.items():
-        ms = median_ms(graph_of(projection(name)))
+        ms = median_ms(graph_of(projection(name)), REPEATS)
         tbs = n * k * 2 * LAYERS / ms / 1e9
         print(f"| {name} | {n} | {k} | {ms / LAYERS * 1000:.1f} | {tbs:.2f} | {tbs / copy_tbs:.2f} |")
     step_tbs = step_bytes / step_ms / 1e9
