@@ -55,6 +55,19 @@ void Generate(LLMEngine& engine, const std::string& id, const std::vector<int32_
   RunToCompletion(engine);
 }
 
+// The file `name` in `dir` is a Chrome trace that records at least one aten op.
+void ExpectChromeTraceOfAtenOps(const TempDir& dir, const std::string& name) {
+  std::ifstream in(dir.File(name));
+  const nlohmann::json trace = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(trace.is_discarded()) << name << " is not JSON";
+  ASSERT_TRUE(trace.contains("traceEvents") && trace["traceEvents"].is_array()) << name;
+  bool has_aten_op = false;
+  for (const nlohmann::json& event : trace["traceEvents"]) {
+    has_aten_op |= event.value("name", "").rfind("aten::", 0) == 0;
+  }
+  EXPECT_TRUE(has_aten_op) << name << " records no aten op";
+}
+
 TEST(TorchProfile, TracesTheChosenPromptStepsAsChromeTraces) {
   TempDir dir;
   ASSERT_TRUE(dir.ok());
@@ -63,17 +76,7 @@ TEST(TorchProfile, TracesTheChosenPromptStepsAsChromeTraces) {
   Generate(*engine, "r", Prompt(40, 3), 4);
 
   EXPECT_EQ(FilesIn(dir.path().string()), (std::set<std::string>{"step-1.json", "step-2.json"}));
-  for (const char* name : {"step-1.json", "step-2.json"}) {
-    std::ifstream in(dir.File(name));
-    const nlohmann::json trace = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    ASSERT_FALSE(trace.is_discarded()) << name << " is not JSON";
-    ASSERT_TRUE(trace.contains("traceEvents") && trace["traceEvents"].is_array()) << name;
-    bool has_aten_op = false;
-    for (const nlohmann::json& event : trace["traceEvents"]) {
-      has_aten_op |= event.value("name", "").rfind("aten::", 0) == 0;
-    }
-    EXPECT_TRUE(has_aten_op) << name << " records no aten op";
-  }
+  for (const char* name : {"step-1.json", "step-2.json"}) ExpectChromeTraceOfAtenOps(dir, name);
 }
 
 // One prompt step and three decode steps, then three prompt steps: only the four prompt
@@ -102,10 +105,7 @@ TEST(TorchProfile, WithDecodeChosenOnlyDecodeStepsAreTracedAndCounted) {
 
   EXPECT_EQ(FilesIn(dir.path().string()), (std::set<std::string>{"decode-step-0.json", "decode-step-1.json",
                                                                   "decode-step-2.json", "decode-step-3.json"}));
-  std::ifstream in(dir.File("decode-step-3.json"));
-  const nlohmann::json trace = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  ASSERT_FALSE(trace.is_discarded()) << "decode-step-3.json is not JSON";
-  EXPECT_TRUE(trace.contains("traceEvents") && !trace["traceEvents"].empty());
+  ExpectChromeTraceOfAtenOps(dir, "decode-step-3.json");
 }
 
 // Unset, the directory is "": a trace written anyway would land in the working directory.
