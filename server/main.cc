@@ -57,7 +57,8 @@ ABSL_FLAG(int64_t, lambda, 64, "default delta-attention anchor spacing");
 ABSL_FLAG(std::string, dense_layers, "", "layers whose prefill is always dense, comma-separated (e.g. 0,1)");
 ABSL_FLAG(double, probe_fraction, 0.0, "default share of anchor groups that measure the remaining error");
 ABSL_FLAG(std::string, torch_profile_dir, "",
-          "write a Kineto trace of chosen engine steps that carry prompt tokens to DIR/step-<n>.json (empty: off)");
+          "write a Kineto trace of chosen engine steps that carry prompt tokens to DIR/step-<n>.json (empty: off; "
+          "decode steps instead with --torch-profile-decode)");
 ABSL_FLAG(int64_t, torch_profile_first_step, 0, "the first step of the traced kind to trace, counting from 0");
 ABSL_FLAG(int64_t, torch_profile_steps, 8, "steps of the traced kind to trace from --torch-profile-first-step on");
 ABSL_FLAG(bool, torch_profile_decode, false,
