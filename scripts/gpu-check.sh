@@ -9,8 +9,9 @@
 # connected Debian 12 machine), CUDA at /usr/local/cuda, PyTorch in python3.
 # STAGES picks what runs after the build, in the order given (default: all of
 # "kernel-tests engine-tests sanitizer prefill decode-kernel serving"; "none" only builds;
-# "decode-trace", not in the default, traces 8 decode steps of the serving benchmark's
-# 64 requests and sums them with scripts/gpu/trace_summary.py into decode-trace.txt);
+# "decode-trace" and "prefill-trace", not in the default, trace 8 decode steps of the
+# serving benchmark's 64 requests, or the 8 prefill chunks of its 128K delta request, and
+# sum them with scripts/gpu/trace_summary.py into decode-trace.txt / prefill-trace.txt);
 # BUILD_TARGETS limits the build to what those stages need (e.g. "deltaserve
 # deltaserve-bench cuda_engine_test"); BENCH_LENGTHS / BASELINE_LENGTHS set the prefill
 # benchmark's lengths (PORTABLE_LENGTHS reruns it in the same call on the portable mma.sync
@@ -42,7 +43,7 @@ DEADLINE_S=${DEADLINE_S:-}
 PACK=${PACK:-}
 BASE_TREE=${BASE_TREE:-}
 BASE_BUILD=${BASE_BUILD:-$BUILD-base}
-readonly KNOWN_STAGES="none kernel-tests engine-tests sanitizer prefill decode-kernel serving decode-trace"
+readonly KNOWN_STAGES="none kernel-tests engine-tests sanitizer prefill decode-kernel serving decode-trace prefill-trace"
 started=$SECONDS
 
 for name in $STAGES; do
@@ -221,17 +222,32 @@ run_serving() {
   fi
 }
 
-# Kineto traces of decode steps 60 to 67: in the decode benchmark's warm-up run, after its
-# 64 prefills, while all 64 requests decode (about 127 decode steps follow them).
-run_decode_trace() {
-  local traces="$OUT/decode-traces"
+# trace_run NAME TRACE_FLAGS: one bench-gpu-serving.sh run (its other variables from the
+# caller's environment) with the server tracing what TRACE_FLAGS pick into $OUT/NAME-traces,
+# summed by scripts/gpu/trace_summary.py into $OUT/NAME.txt.
+trace_run() {
+  local name=$1 flags=$2
+  local traces="$OUT/$name-traces"
   rm -rf "$traces" && mkdir -p "$traces"
-  local flags="--torch-profile-dir $traces --torch-profile-decode --torch-profile-first-step 60 --torch-profile-steps 8"
-  SERVER_ARGS="${SERVER_ARGS:-} $flags" TTFT_LENGTHS=8192 TTFT_MODES=delta OUT="$OUT/decode-trace-run" \
-    timeout "$(budget 300)" bash scripts/bench-gpu-serving.sh "$BUILD" >"$OUT/decode-trace-run.txt" 2>&1
-  report $? "decode trace run"
-  python3 scripts/gpu/trace_summary.py "$traces" >"$OUT/decode-trace.txt" 2>&1
-  report $? "decode trace summary" "$(grep -m1 '^ALL' "$OUT/decode-trace.txt")"
+  SERVER_ARGS="${SERVER_ARGS:-} --torch-profile-dir $traces $flags" OUT="$OUT/$name-run" \
+    timeout "$(budget 300)" bash scripts/bench-gpu-serving.sh "$BUILD" >"$OUT/$name-run.txt" 2>&1
+  report $? "$name run"
+  python3 scripts/gpu/trace_summary.py "$traces" >"$OUT/$name.txt" 2>&1
+  report $? "$name summary" "$(grep -m1 '^ALL' "$OUT/$name.txt")"
+}
+
+# Decode steps 60 to 67: in the decode benchmark's warm-up run, after its 64 prefills,
+# while all 64 requests decode (about 127 decode steps follow them).
+run_decode_trace() {
+  TTFT_LENGTHS=8192 TTFT_MODES=delta trace_run decode-trace \
+    "--torch-profile-decode --torch-profile-first-step 60 --torch-profile-steps 8"
+}
+
+# The measured 131071-token delta request's 8 chunks of 16K tokens (steps 8 to 15, after
+# its warm-up's 8); the decode benchmark after it is cut to a few steps.
+run_prefill_trace() {
+  TTFT_LENGTHS=131071 TTFT_MODES=delta MAX_NUM_BATCHED_TOKENS=16384 DECODE_REQUESTS=2 DECODE_PROMPT=64 \
+    DECODE_OUTPUT=2 trace_run prefill-trace "--torch-profile-first-step 8 --torch-profile-steps 8"
 }
 
 # A stage that could not get a minute would only be killed at its first command.
@@ -258,8 +274,10 @@ for table in prefill-bench prefill-bench-base prefill-bench-portable decode-kern
     tail -30 "$OUT/$table.txt"
   fi
 done
-if [[ -f "$OUT/decode-trace.txt" ]]; then
-  echo "== decode-trace (8 steps; the whole summary in decode-trace.txt)"
-  sed -n '/^ALL/,/^-- GEMMs/p' "$OUT/decode-trace.txt" | head -30
-fi
+for trace in decode-trace prefill-trace; do
+  if [[ -f "$OUT/$trace.txt" ]]; then
+    echo "== $trace (8 steps; the whole summary in $trace.txt)"
+    sed -n '/^ALL/,/^-- GEMMs/p' "$OUT/$trace.txt" | head -30
+  fi
+done
 ((failures == 0)) || exit 1
