@@ -11,13 +11,17 @@
 # "kernel-tests engine-tests sanitizer prefill decode-kernel serving"; "none" only builds;
 # "decode-trace" and "prefill-trace", not in the default, trace 8 decode steps of the
 # serving benchmark's 64 requests, or the 8 prefill chunks of its 128K delta request, and
-# sum them with scripts/gpu/trace_summary.py into decode-trace.txt / prefill-trace.txt);
+# sum them with scripts/gpu/trace_summary.py into decode-trace.txt / prefill-trace.txt;
+# DECODE_TRACE_TTFT_LENGTH, default 8192, is the short TTFT run before the traced decode,
+# PREFILL_TRACE_LENGTH, default 131071, the traced prompt);
 # BUILD_TARGETS limits the build to what those stages need (e.g. "deltaserve
 # deltaserve-bench cuda_engine_test"); BENCH_LENGTHS / BASELINE_LENGTHS set the prefill
 # benchmark's lengths (PORTABLE_LENGTHS reruns it in the same call on the portable mma.sync
 # kernel, which an sm_90 card otherwise never runs for head_dim 128; empty skips that),
 # DECODE_SHAPES the decode benchmark's BATCHxCONTEXT shapes (empty: its defaults), and
-# bench-gpu-serving.sh's own variables pass through.
+# bench-gpu-serving.sh's own variables pass through. PREBUILT=1 skips the build and runs
+# the stages on what BUILD already holds (env.sh, server/, client/, tests/, kernels/), e.g.
+# a second call on a machine that is still warm.
 #
 # A change is timed against the code before it in the same call: BASE_TREE=FILE, a tarball
 # of that revision's tree made where git is (`git archive REV -o FILE`, e.g. into a carried
@@ -40,6 +44,9 @@ BASELINE_LENGTHS=${BASELINE_LENGTHS:-"8192 32768 131072"}
 PORTABLE_LENGTHS=${PORTABLE_LENGTHS-"8192 32768 131072"}
 DECODE_SHAPES=${DECODE_SHAPES:-}
 DEADLINE_S=${DEADLINE_S:-}
+PREBUILT=${PREBUILT:-}
+DECODE_TRACE_TTFT_LENGTH=${DECODE_TRACE_TTFT_LENGTH:-8192}
+PREFILL_TRACE_LENGTH=${PREFILL_TRACE_LENGTH:-131071}
 PACK=${PACK:-}
 BASE_TREE=${BASE_TREE:-}
 BASE_BUILD=${BASE_BUILD:-$BUILD-base}
@@ -56,6 +63,16 @@ if [[ -n "$DEADLINE_S" && ! "$DEADLINE_S" =~ ^[1-9][0-9]*$ ]]; then
   echo "DEADLINE_S: expected a positive number of seconds, got '$DEADLINE_S'" >&2
   exit 2
 fi
+if [[ -n "$PREBUILT" && ! -f "$BUILD/env.sh" ]]; then
+  echo "PREBUILT: no build in BUILD=$BUILD (its env.sh is missing); run once without PREBUILT" >&2
+  exit 2
+fi
+for length in DECODE_TRACE_TTFT_LENGTH PREFILL_TRACE_LENGTH; do
+  if [[ ! "${!length}" =~ ^[1-9][0-9]*$ ]]; then
+    echo "$length: expected a positive number of prompt tokens, got '${!length}'" >&2
+    exit 2
+  fi
+done
 if [[ -n "$BASE_TREE" && ! -f "$BASE_TREE" ]]; then
   echo "BASE_TREE: no such file '$BASE_TREE' (a tarball of the tree to compare with: git archive REV -o FILE)" >&2
   exit 2
@@ -126,7 +143,9 @@ if [[ -n "$BASE_TREE" ]] && ! start_base_build; then
   echo "BASE_TREE: could not unpack $BASE_TREE into $BASE_BUILD-src" >&2
   exit 1
 fi
-if ! timeout "$(budget 3600)" bash deploy/airgap/build.sh "$BUNDLE" "$BUILD" -DDELTASERVE_WERROR=ON \
+if [[ -n "$PREBUILT" ]]; then
+  summary+=("build skipped (PREBUILT): $BUILD")
+elif ! timeout "$(budget 3600)" bash deploy/airgap/build.sh "$BUNDLE" "$BUILD" -DDELTASERVE_WERROR=ON \
   -DDELTASERVE_GPU_TESTS=ON >"$OUT/build.log" 2>&1; then
   echo "build: FAILED (or out of DEADLINE_S)"
   grep -E "error|FAILED" "$OUT/build.log" | head -40
@@ -135,7 +154,7 @@ if ! timeout "$(budget 3600)" bash deploy/airgap/build.sh "$BUNDLE" "$BUILD" -DD
   save_progress
   exit 1
 fi
-summary+=("build ok in $((SECONDS - build_start)) s")
+[[ -z "$PREBUILT" ]] && summary+=("build ok in $((SECONDS - build_start)) s")
 if [[ -n "$BASE_TREE" ]]; then
   base_built && base_ok=true
   report $? "base build ($BASE_TREE)" "in $((SECONDS - build_start)) s, $BASE_BUILD"
@@ -239,15 +258,19 @@ trace_run() {
 # Decode steps 60 to 67: in the decode benchmark's warm-up run, after its 64 prefills,
 # while all 64 requests decode (about 127 decode steps follow them).
 run_decode_trace() {
-  TTFT_LENGTHS=8192 TTFT_MODES=delta trace_run decode-trace \
+  TTFT_LENGTHS=$DECODE_TRACE_TTFT_LENGTH TTFT_MODES=delta trace_run decode-trace \
     "--torch-profile-decode --torch-profile-first-step 60 --torch-profile-steps 8"
 }
 
-# The measured 131071-token delta request's 8 chunks of 16K tokens (steps 8 to 15, after
-# its warm-up's 8); the decode benchmark after it is cut to a few steps.
+# The measured delta request of PREFILL_TRACE_LENGTH tokens, chunk by chunk (at 131071
+# tokens, the 8 chunks of 16K after its warm-up's 8: steps 8 to 15); the decode benchmark
+# after it is cut to a few steps.
 run_prefill_trace() {
-  TTFT_LENGTHS=131071 TTFT_MODES=delta MAX_NUM_BATCHED_TOKENS=16384 DECODE_REQUESTS=2 DECODE_PROMPT=64 \
-    DECODE_OUTPUT=2 trace_run prefill-trace "--torch-profile-first-step 8 --torch-profile-steps 8"
+  local chunk=${MAX_NUM_BATCHED_TOKENS:-16384}
+  local chunks=$(((PREFILL_TRACE_LENGTH + chunk - 1) / chunk))
+  TTFT_LENGTHS=$PREFILL_TRACE_LENGTH TTFT_MODES=delta MAX_NUM_BATCHED_TOKENS=$chunk DECODE_REQUESTS=2 \
+    DECODE_PROMPT=64 DECODE_OUTPUT=2 trace_run prefill-trace \
+    "--torch-profile-first-step $chunks --torch-profile-steps $chunks"
 }
 
 # A stage that could not get a minute would only be killed at its first command.
@@ -276,7 +299,7 @@ for table in prefill-bench prefill-bench-base prefill-bench-portable decode-kern
 done
 for trace in decode-trace prefill-trace; do
   if [[ -f "$OUT/$trace.txt" ]]; then
-    echo "== $trace (8 steps; the whole summary in $trace.txt)"
+    echo "== $trace ($(find "$OUT/$trace-traces" -name '*.json' | wc -l) steps; the whole summary in $trace.txt)"
     sed -n '/^ALL/,/^-- GEMMs/p' "$OUT/$trace.txt" | head -30
   fi
 done

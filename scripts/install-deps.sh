@@ -20,6 +20,8 @@ packages=(
   openssl
   # deltaserve-accuracy draws its plot with gnuplot
   gnuplot-nox
+  # the GPU scripts' trace summary (scripts/gpu/trace_summary.py), tested on the CPU engine
+  python3
 )
 
 missing=()
