@@ -2,7 +2,10 @@
 // d 128, bf16) over a paged cache: our dense kernel, sparse (sink + window), and the
 // Delta Attention pipelines (recompute, delta = sparse + anchor rows + combine), over the
 // whole prompt at once and, as the engine runs a long prompt, in chunks of
-// kChunkTokens (a sparse, an anchor and a combine launch per chunk).
+// kChunkTokens (a sparse, an anchor and a combine launch per chunk). As in the engine
+// (CudaPagedAttention), a pipeline's anchor launch runs on a second stream beside its
+// sparse launch, and the combine waits for both; the "delta-stages" rows time the three
+// stages one after another on one stream.
 //
 // usage: deltaserve_prefill_attention_bench [--baseline FILE] [--variants LIST] S...
 // FILE holds lines "S cudnn_ms flash_ms" (scripts/gpu/sdpa_baseline.py); the table then
@@ -81,6 +84,11 @@ struct Buffers {
   void* workspace;
   std::size_t workspace_bytes;
   std::int32_t* tables;
+  // The engine's side stream for anchor rows, high priority as there: non-blocking, so
+  // that it runs beside the legacy stream rather than serialising with it.
+  cudaStream_t side;
+  cudaEvent_t inputs_ready;
+  cudaEvent_t anchors_done;
 };
 
 // The queries [plan.start, plan.start + plan.len) of one launch set, with their launch
@@ -133,6 +141,12 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
   b.workspace_bytes = std::min(kMaxSplitWorkspaceBytes,
                                GatheredAttentionWorkspaceBytes(dense_rows, kHeads, kHeadDim, kMaxKeySplits));
   b.workspace = DeviceAlloc(b.workspace_bytes);
+  int least_priority = 0;
+  int greatest_priority = 0;
+  BENCH_CHECK(cudaDeviceGetStreamPriorityRange(&least_priority, &greatest_priority));
+  BENCH_CHECK(cudaStreamCreateWithPriority(&b.side, cudaStreamNonBlocking, greatest_priority));
+  BENCH_CHECK(cudaEventCreateWithFlags(&b.inputs_ready, cudaEventDisableTiming));
+  BENCH_CHECK(cudaEventCreateWithFlags(&b.anchors_done, cudaEventDisableTiming));
   FillRandom(b.q, s * row_elems * 2, pattern);
   FillRandom(b.k, kv_elems * 2, pattern);
   FillRandom(b.v, kv_elems * 2, pattern);
@@ -175,7 +189,7 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
     a.softmax_scale = scale;
     BENCH_CHECK(PrefillAttention(a, nullptr));
   };
-  auto anchors = [&](const Piece& piece) {
+  auto anchors = [&](const Piece& piece, cudaStream_t stream) {
     GatheredAttentionArgs a;
     a.q = {row(b.q, piece.plan.start), row_elems, kHeadDim};
     a.out = {b.dense_rows, row_elems, kHeadDim};
@@ -189,7 +203,7 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
     a.row_pos = piece.row_pos();
     a.cache = cache;
     a.softmax_scale = scale;
-    BENCH_CHECK(GatheredAttention(a, b.workspace, b.workspace_bytes, nullptr));
+    BENCH_CHECK(GatheredAttention(a, b.workspace, b.workspace_bytes, stream));
   };
   // Chunks start on the anchor grid, so none needs a carried correction.
   auto combine = [&](CorrectionMode mode, const Piece& piece) {
@@ -224,18 +238,27 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
   auto add = [&](const std::string& name, double work, const std::function<void()>& run) {
     if (wanted(name)) push_row(name, work, MedianMs(run, repeats));
   };
-  // A corrected pipeline's stages: sparse prefill, anchor rows, combine.
+  // A corrected pipeline's stages, one after another: sparse prefill, anchor rows, combine.
   auto pipeline_stages = [&](CorrectionMode mode, const Piece& piece) {
     return std::vector<std::function<void()>>{[&] { prefill(kSparseMask, piece, b.sparse); },
-                                              [&] { anchors(piece); },
+                                              [&] { anchors(piece, nullptr); },
                                               [&, mode] { combine(mode, piece); }};
   };
+  // The pipeline as the engine runs it: the anchors start on the side stream once all
+  // earlier work is queued (the previous chunk's combine reads the same dense rows), the
+  // sparse launch runs beside them, and the combine waits for both.
   auto pipeline = [&](CorrectionMode mode, const Piece& piece) {
-    for (const auto& stage : pipeline_stages(mode, piece)) stage();
+    BENCH_CHECK(cudaEventRecord(b.inputs_ready, nullptr));
+    BENCH_CHECK(cudaStreamWaitEvent(b.side, b.inputs_ready, 0));
+    anchors(piece, b.side);
+    BENCH_CHECK(cudaEventRecord(b.anchors_done, b.side));
+    prefill(kSparseMask, piece, b.sparse);
+    BENCH_CHECK(cudaStreamWaitEvent(nullptr, b.anchors_done, 0));
+    combine(mode, piece);
   };
   if (s <= kDenseMaxTokens) add("dense", dense_flops, [&] { prefill(AttentionMask{}, whole, b.out); });
   add("sparse", sparse_flops, [&] { prefill(kSparseMask, whole, b.sparse); });
-  add("anchors", anchor_flops, [&] { anchors(whole); });
+  add("anchors", anchor_flops, [&] { anchors(whole, nullptr); });
   add("combine", combine_bytes, [&] { combine(CorrectionMode::kDelta, whole); });
   add("recompute", sparse_flops + anchor_flops, [&] { pipeline(CorrectionMode::kRecompute, whole); });
   add("delta", sparse_flops + anchor_flops, [&] { pipeline(CorrectionMode::kDelta, whole); });
@@ -256,6 +279,9 @@ std::vector<Row> BenchLength(std::int64_t s, const std::vector<std::uint16_t>& p
     BENCH_CHECK(cudaFree(p));
   }
   for (const Piece& piece : chunks) BENCH_CHECK(cudaFree(piece.meta));
+  BENCH_CHECK(cudaEventDestroy(b.inputs_ready));
+  BENCH_CHECK(cudaEventDestroy(b.anchors_done));
+  BENCH_CHECK(cudaStreamDestroy(b.side));
   BENCH_CHECK(cudaFree(whole.meta));
   return rows;
 }
