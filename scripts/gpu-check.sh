@@ -63,6 +63,14 @@ if [[ -n "$DEADLINE_S" && ! "$DEADLINE_S" =~ ^[1-9][0-9]*$ ]]; then
   echo "DEADLINE_S: expected a positive number of seconds, got '$DEADLINE_S'" >&2
   exit 2
 fi
+case "$PREBUILT" in
+  "" | 0) PREBUILT= ;;
+  1) ;;
+  *)
+    echo "PREBUILT: expected 1 (skip the build) or 0, got '$PREBUILT'" >&2
+    exit 2
+    ;;
+esac
 if [[ -n "$PREBUILT" && ! -f "$BUILD/env.sh" ]]; then
   echo "PREBUILT: no build in BUILD=$BUILD (its env.sh is missing); run once without PREBUILT" >&2
   exit 2
