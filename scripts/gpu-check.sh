@@ -234,17 +234,17 @@ run_decode_kernel() {
   report $? "decode kernel bench"
 }
 
-# serving_bench REPORTS TABLE BUILD_DIR: bench-gpu-serving.sh on BUILD_DIR's binaries, its
-# reports in $OUT/REPORTS and its output in $OUT/TABLE.txt.
+# serving_bench REPORTS TABLE SECONDS BUILD_DIR: bench-gpu-serving.sh on BUILD_DIR's
+# binaries for at most SECONDS, its reports in $OUT/REPORTS and its output in $OUT/TABLE.txt.
 serving_bench() {
-  OUT="$OUT/$1" timeout "$(budget 560)" bash scripts/bench-gpu-serving.sh "$3" >"$OUT/$2.txt" 2>&1
+  OUT="$OUT/$1" timeout "$(budget "$3")" bash scripts/bench-gpu-serving.sh "$4" >"$OUT/$2.txt" 2>&1
 }
 
 run_serving() {
-  serving_bench serving serving-bench "$BUILD"
+  serving_bench serving serving-bench 560 "$BUILD"
   report $? "serving bench"
   if $base_ok; then
-    serving_bench serving-base serving-bench-base "$BASE_BUILD"
+    serving_bench serving-base serving-bench-base 560 "$BASE_BUILD"
     report $? "serving bench (base tree)"
   fi
 }
@@ -256,8 +256,8 @@ trace_run() {
   local name=$1 flags=$2
   local traces="$OUT/$name-traces"
   rm -rf "$traces" && mkdir -p "$traces"
-  SERVER_ARGS="${SERVER_ARGS:-} --torch-profile-dir $traces $flags" OUT="$OUT/$name-run" \
-    timeout "$(budget 300)" bash scripts/bench-gpu-serving.sh "$BUILD" >"$OUT/$name-run.txt" 2>&1
+  SERVER_ARGS="${SERVER_ARGS:-} --torch-profile-dir $traces $flags" \
+    serving_bench "$name-run" "$name-run" 300 "$BUILD"
   report $? "$name run"
   python3 scripts/gpu/trace_summary.py "$traces" >"$OUT/$name.txt" 2>&1
   report $? "$name summary" "$(grep -m1 '^ALL' "$OUT/$name.txt")"
