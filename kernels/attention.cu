@@ -168,6 +168,7 @@ constexpr int kTargetWaves = 2;
 struct KeySplit {
   int splits;     // gridDim.z
   int min_tiles;  // AttentionProblem::min_split_tiles
+  int key_tiles;  // of the longest key range, max_position's tile included
 };
 
 // Key splits that make the grid up to about kTargetWaves waves of resident blocks, within
@@ -197,7 +198,7 @@ KeySplit ChooseKeySplit(const AttentionProblem& p, const AttentionKernel& k, int
     // rounds(splits) / splits <= rounds(best) / best, ties to more splits (better balance)
     if (CeilDiv(blocks * splits, wave) * best <= CeilDiv(blocks * best, wave) * splits) best = splits;
   }
-  return {static_cast<int>(best), min_tiles};
+  return {static_cast<int>(best), min_tiles, key_tiles};
 }
 
 // With align_splits, rows that see every earlier key (no window), whose lists are key
@@ -214,7 +215,7 @@ cudaError_t LaunchSplit(AttentionProblem p, const AttentionKernel& k, int num_se
   const int splits = split.splits;
   p.min_split_tiles = split.min_tiles;
   if (align_splits && splits > 1 && p.window <= 0) {
-    p.aligned_split_tiles = std::max(CeilDiv(max_position / k.tile_keys + 1, splits), split.min_tiles);
+    p.aligned_split_tiles = std::max(CeilDiv(split.key_tiles, splits), split.min_tiles);
   }
   if (splits > 1) {
     p.partial_out = static_cast<float*>(workspace);
