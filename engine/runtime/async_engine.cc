@@ -119,9 +119,7 @@ void AsyncEngine::Loop() {
     report.attention = engine_->last_step_attention();
     if (!outputs.ok()) {
       Publish(report);
-      // A failed step leaves the batch in an unknown state: end every request with the
-      // error rather than retrying it forever.
-      FailAll(outputs.status());
+      FailStepRequests(outputs.status());
       continue;
     }
     for (const RequestOutput& output : *outputs) report.generated_tokens += output.token_ids.size();
@@ -202,11 +200,8 @@ void AsyncEngine::AbortAll() {
   for (const std::string& id : ids) Deliver(engine_->Abort(id));
 }
 
-void AsyncEngine::FailAll(const absl::Status& status) {
-  std::vector<std::string> ids;
-  for (const auto& [id, active] : active_) ids.push_back(id);
-  for (const std::string& id : ids) {
-    engine_->Abort(id);
+void AsyncEngine::FailStepRequests(const absl::Status& status) {
+  for (const std::string& id : engine_->last_step_failed_requests()) {
     RequestEvent event;
     event.output.request_id = id;
     event.status = status;

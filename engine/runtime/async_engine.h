@@ -123,7 +123,8 @@ class AsyncEngine {
   // Runs the callbacks on the delivery thread, in order.
   void Post(std::vector<Delivery> deliveries);
   void AbortAll();
-  void FailAll(const absl::Status& status);
+  // Ends the requests of a failed step with its error; the others go on.
+  void FailStepRequests(const absl::Status& status);
   void Publish(const EngineLoopReport& report);
 
   // Written at construction only.

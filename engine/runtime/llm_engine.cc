@@ -38,11 +38,9 @@ std::vector<LayerAccuracy> LayerAccuracies(const std::vector<AttentionTelemetry>
   return layers;
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_config, LlamaWeights weights,
-                                                             std::shared_ptr<const Tokenizer> tokenizer,
-                                                             const EngineConfig& config) {
+// The config with its defaults filled in (max_model_len from the model, num_threads from
+// the machine), or INVALID_ARGUMENT naming the field.
+absl::StatusOr<EngineConfig> ResolveConfig(const ModelConfig& model_config, const EngineConfig& config) {
   EngineConfig resolved = config;
   if (resolved.max_model_len <= 0) resolved.max_model_len = model_config.max_position_embeddings;
   if (resolved.block_size < 1) {
@@ -59,21 +57,37 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_c
   }
   DS_RETURN_IF_ERROR(ValidateTorchProfile(resolved.torch_profile, FieldNames::kConfig));
   if (resolved.num_threads <= 0) resolved.num_threads = static_cast<int32_t>(std::thread::hardware_concurrency());
-  at::set_num_threads(resolved.num_threads);
   for (int64_t layer : resolved.dense_layers) {
     if (layer < 0 || layer >= model_config.num_hidden_layers) {
       return absl::InvalidArgumentError(absl::StrCat("dense_layers: ", layer, " is not a layer of this model (0 to ",
                                                      model_config.num_hidden_layers - 1, ")"));
     }
   }
+  return resolved;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_config, LlamaWeights weights,
+                                                             std::shared_ptr<const Tokenizer> tokenizer,
+                                                             const EngineConfig& config) {
+  DS_ASSIGN_OR_RETURN(const EngineConfig resolved, ResolveConfig(model_config, config));
   absl::StatusOr<DeviceModel> device_model =
       resolved.device == ComputeDevice::kCuda ? BuildCudaModel(model_config, std::move(weights), resolved)
                                               : BuildCpuModel(model_config, std::move(weights), resolved);
   if (!device_model.ok()) return device_model.status();
-  const KvCacheShape& shape = device_model->cache->shape();
-  const at::Tensor& blocks = device_model->cache->keys(0);
+  return Create(*std::move(device_model), std::move(tokenizer), resolved);
+}
+
+absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(DeviceModel device_model,
+                                                             std::shared_ptr<const Tokenizer> tokenizer,
+                                                             const EngineConfig& config) {
+  DS_ASSIGN_OR_RETURN(EngineConfig resolved, ResolveConfig(device_model.model->config(), config));
+  at::set_num_threads(resolved.num_threads);
+  const KvCacheShape& shape = device_model.cache->shape();
+  const at::Tensor& blocks = device_model.cache->keys(0);
   resolved.kv_cache_bytes = shape.num_blocks * KvCache::BytesPerBlock(shape, blocks.scalar_type());
-  return std::unique_ptr<LLMEngine>(new LLMEngine(*std::move(device_model), std::move(tokenizer), resolved));
+  return std::unique_ptr<LLMEngine>(new LLMEngine(std::move(device_model), std::move(tokenizer), resolved));
 }
 
 LLMEngine::LLMEngine(DeviceModel device_model, std::shared_ptr<const Tokenizer> tokenizer, const EngineConfig& config)
@@ -229,7 +243,17 @@ void LLMEngine::RecordMeasuredPrefill(StepLogits& step) {
 
 absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
   last_step_attention_ = StepAttentionReport{};
-  std::vector<ScheduledSequence> scheduled = scheduler_.Schedule();
+  last_step_failed_requests_.clear();
+  const std::vector<ScheduledSequence> scheduled = scheduler_.Schedule();
+  // Taken before the step runs: a request it finishes before failing is gone after.
+  std::vector<std::string> ran;
+  for (const ScheduledSequence& item : scheduled) ran.push_back(item.seq->request_id);
+  absl::StatusOr<std::vector<RequestOutput>> outputs = RunScheduled(scheduled);
+  if (!outputs.ok()) EndFailedStep(std::move(ran));
+  return outputs;
+}
+
+absl::StatusOr<std::vector<RequestOutput>> LLMEngine::RunScheduled(const std::vector<ScheduledSequence>& scheduled) {
   std::vector<RequestOutput> outputs;
   if (scheduled.empty()) return outputs;
   StepLogits step;
@@ -252,6 +276,13 @@ absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
     outputs.push_back(std::move(output));
   }
   return outputs;
+}
+
+void LLMEngine::EndFailedStep(std::vector<std::string> ran) {
+  // Abort ignores a request the step finished before it failed; its output went with the
+  // step's, so it is named among the failed all the same.
+  for (const std::string& id : ran) Abort(id);
+  last_step_failed_requests_ = std::move(ran);
 }
 
 std::vector<SampledToken> LLMEngine::Sample(const StepLogits& step) {

@@ -94,17 +94,27 @@ class LLMEngine {
   static absl::StatusOr<std::unique_ptr<LLMEngine>> Create(ModelConfig model_config, LlamaWeights weights,
                                                            std::shared_ptr<const Tokenizer> tokenizer,
                                                            const EngineConfig& config);
+  // An engine over a model already placed on its device (as BuildCpuModel or BuildCudaModel
+  // return it); the same checks of the config.
+  static absl::StatusOr<std::unique_ptr<LLMEngine>> Create(DeviceModel device_model,
+                                                           std::shared_ptr<const Tokenizer> tokenizer,
+                                                           const EngineConfig& config);
 
   // INVALID_ARGUMENT (naming the field and the limit) for anything the engine cannot run.
   absl::Status AddRequest(GenerationRequest request);
   // Finishes the request as cancelled at once and frees its blocks; unknown ids are ignored.
   std::vector<RequestOutput> Abort(const std::string& request_id);
+  // A step that fails (its forward pass threw: a CUDA out-of-memory error, say) ends the
+  // requests it ran, whose cache and sampling state are then unknown, and names them in
+  // last_step_failed_requests(); the requests it did not run keep their place.
   absl::StatusOr<std::vector<RequestOutput>> Step();
 
   bool HasUnfinishedRequests() const { return !requests_.empty(); }
   EngineStats stats() const;
   // What the last Step's prefill attention measured; cleared by the next Step.
   const StepAttentionReport& last_step_attention() const { return last_step_attention_; }
+  // The requests a failed Step ended, with no further output; cleared by the next Step.
+  const std::vector<std::string>& last_step_failed_requests() const { return last_step_failed_requests_; }
   const ModelConfig& model_config() const { return model_.config(); }
   const Tokenizer* tokenizer() const { return tokenizer_.get(); }
   // kv_cache_bytes is what the cache took.
@@ -120,6 +130,8 @@ class LLMEngine {
   LLMEngine(DeviceModel device_model, std::shared_ptr<const Tokenizer> tokenizer, const EngineConfig& config);
 
   absl::Status Validate(const GenerationRequest& request) const;
+  absl::StatusOr<std::vector<RequestOutput>> RunScheduled(const std::vector<ScheduledSequence>& scheduled);
+  void EndFailedStep(std::vector<std::string> ran);
   absl::StatusOr<RequestOutput> AcceptToken(Request& request, const SampledToken& sampled);
   // The next token of every row of the step.
   std::vector<SampledToken> Sample(const StepLogits& step);
@@ -145,6 +157,7 @@ class LLMEngine {
   // order; the device backend writes into them until a later step completes them. A chunk
   // of a sequence that finished meanwhile has seq == nullptr and is not recorded.
   std::vector<std::vector<PrefillChunk>> unrecorded_prefill_;
+  std::vector<std::string> last_step_failed_requests_;
   std::mt19937_64 seed_source_{std::random_device{}()};
 };
 
