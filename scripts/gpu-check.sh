@@ -8,7 +8,10 @@
 # Needs: the bundle in BUNDLE (default .airgap-bundle: deploy/airgap/bundle.sh on a
 # connected Debian 12 machine), CUDA at /usr/local/cuda, PyTorch in python3.
 # STAGES picks what runs after the build, in the order given (default: all of
-# "kernel-tests engine-tests sanitizer prefill decode-kernel serving"; "none" only builds;
+# "kernel-tests engine-tests sanitizer prefill decode-kernel serving ttft-one-step"; "none"
+# only builds; "ttft-one-step" serves ONE_STEP_TTFT_LENGTH (default 131071) delta prompt
+# tokens in one engine step (--max-num-batched-tokens of that length, where the serving
+# stage prefills in 16K chunks) and reports its TTFT in ttft-one-step-bench.txt;
 # "decode-trace" and "prefill-trace", not in the default, trace 8 decode steps of the
 # serving benchmark's 64 requests, or the 8 prefill chunks of its 128K delta request, and
 # sum them with scripts/gpu/trace_summary.py into decode-trace.txt / prefill-trace.txt;
@@ -38,7 +41,7 @@ set -uo pipefail
 OUT=${OUT:-/tmp/gpu-check-out}
 BUILD=${BUILD:-/tmp/deltaserve-gpu-build}
 BUNDLE=${BUNDLE:-.airgap-bundle}
-STAGES=${STAGES:-"kernel-tests engine-tests sanitizer prefill decode-kernel serving"}
+STAGES=${STAGES:-"kernel-tests engine-tests sanitizer prefill decode-kernel serving ttft-one-step"}
 BENCH_LENGTHS=${BENCH_LENGTHS:-"8192 32768 131072 524288 1048576"}
 BASELINE_LENGTHS=${BASELINE_LENGTHS:-"8192 32768 131072"}
 PORTABLE_LENGTHS=${PORTABLE_LENGTHS-"8192 32768 131072"}
@@ -47,10 +50,11 @@ DEADLINE_S=${DEADLINE_S:-}
 PREBUILT=${PREBUILT:-}
 DECODE_TRACE_TTFT_LENGTH=${DECODE_TRACE_TTFT_LENGTH:-8192}
 PREFILL_TRACE_LENGTH=${PREFILL_TRACE_LENGTH:-131071}
+ONE_STEP_TTFT_LENGTH=${ONE_STEP_TTFT_LENGTH:-131071}
 PACK=${PACK:-}
 BASE_TREE=${BASE_TREE:-}
 BASE_BUILD=${BASE_BUILD:-$BUILD-base}
-readonly KNOWN_STAGES="none kernel-tests engine-tests sanitizer prefill decode-kernel serving decode-trace prefill-trace"
+readonly KNOWN_STAGES="none kernel-tests engine-tests sanitizer prefill decode-kernel serving ttft-one-step decode-trace prefill-trace"
 started=$SECONDS
 
 for name in $STAGES; do
@@ -249,6 +253,15 @@ run_serving() {
   fi
 }
 
+# The prompt in one step: what a deployment trades decode stalls for (a long prompt's whole
+# prefill between two decode steps) to cut the chunks' overhead from its TTFT. The decode
+# benchmark after it is cut to a few steps.
+run_ttft_one_step() {
+  TTFT_LENGTHS=$ONE_STEP_TTFT_LENGTH TTFT_MODES=delta MAX_NUM_BATCHED_TOKENS=$ONE_STEP_TTFT_LENGTH DECODE_REQUESTS=2 \
+    DECODE_PROMPT=64 DECODE_OUTPUT=2 serving_bench ttft-one-step ttft-one-step-bench 300 "$BUILD"
+  report $? "one-step TTFT bench"
+}
+
 # trace_run NAME TRACE_FLAGS: one bench-gpu-serving.sh run (its other variables from the
 # caller's environment) with the server tracing what TRACE_FLAGS pick into $OUT/NAME-traces,
 # summed by scripts/gpu/trace_summary.py into $OUT/NAME.txt.
@@ -299,7 +312,7 @@ done
 echo "== $(cat "$OUT/device.txt")"
 printf '%s\n' "${summary[@]}"
 for table in prefill-bench prefill-bench-base prefill-bench-portable decode-kernel-bench serving-bench \
-  serving-bench-base; do
+  serving-bench-base ttft-one-step-bench; do
   if [[ -f "$OUT/$table.txt" ]]; then
     echo "== $table"
     tail -30 "$OUT/$table.txt"
