@@ -82,6 +82,9 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_c
 absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(DeviceModel device_model,
                                                              std::shared_ptr<const Tokenizer> tokenizer,
                                                              const EngineConfig& config) {
+  if (device_model.model == nullptr || device_model.cache == nullptr || device_model.attention == nullptr) {
+    return absl::InvalidArgumentError("device_model: needs its model, KV cache and attention backend");
+  }
   DS_ASSIGN_OR_RETURN(EngineConfig resolved, ResolveConfig(device_model.model->config(), config));
   at::set_num_threads(resolved.num_threads);
   const KvCacheShape& shape = device_model.cache->shape();

@@ -95,7 +95,7 @@ class LLMEngine {
                                                            std::shared_ptr<const Tokenizer> tokenizer,
                                                            const EngineConfig& config);
   // An engine over a model already placed on its device (as BuildCpuModel or BuildCudaModel
-  // return it); the same checks of the config.
+  // return it); the same checks of the config, and INVALID_ARGUMENT when a part is missing.
   static absl::StatusOr<std::unique_ptr<LLMEngine>> Create(DeviceModel device_model,
                                                            std::shared_ptr<const Tokenizer> tokenizer,
                                                            const EngineConfig& config);

@@ -175,5 +175,12 @@ TEST(FailedStepEndsOnlyItsRequestsTest, AsyncEngineFailsTheStepsRequestsAndServe
   EXPECT_EQ(engine.stats().kv_cache_usage, 0.0);
 }
 
+// The seam the tests above use refuses a model that is not whole instead of crashing.
+TEST(FailedStepEndsOnlyItsRequestsTest, EngineOverAnIncompleteDeviceModelIsRefused) {
+  absl::StatusOr<std::unique_ptr<LLMEngine>> engine = LLMEngine::Create(DeviceModel{}, nullptr, TwoSeqConfig());
+  EXPECT_EQ(engine.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(engine.status().message(), HasSubstr("device_model"));
+}
+
 }  // namespace
 }  // namespace deltaserve::testing
