@@ -72,11 +72,12 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(ModelConfig model_c
                                                              std::shared_ptr<const Tokenizer> tokenizer,
                                                              const EngineConfig& config) {
   DS_ASSIGN_OR_RETURN(const EngineConfig resolved, ResolveConfig(model_config, config));
+  at::set_num_threads(resolved.num_threads);
   absl::StatusOr<DeviceModel> device_model =
       resolved.device == ComputeDevice::kCuda ? BuildCudaModel(model_config, std::move(weights), resolved)
                                               : BuildCpuModel(model_config, std::move(weights), resolved);
   if (!device_model.ok()) return device_model.status();
-  return Create(*std::move(device_model), std::move(tokenizer), resolved);
+  return CreateResolved(*std::move(device_model), std::move(tokenizer), resolved);
 }
 
 absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(DeviceModel device_model,
@@ -85,8 +86,14 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(DeviceModel device_
   if (device_model.model == nullptr || device_model.cache == nullptr || device_model.attention == nullptr) {
     return absl::InvalidArgumentError("device_model: needs its model, KV cache and attention backend");
   }
-  DS_ASSIGN_OR_RETURN(EngineConfig resolved, ResolveConfig(device_model.model->config(), config));
+  DS_ASSIGN_OR_RETURN(const EngineConfig resolved, ResolveConfig(device_model.model->config(), config));
   at::set_num_threads(resolved.num_threads);
+  return CreateResolved(std::move(device_model), std::move(tokenizer), resolved);
+}
+
+std::unique_ptr<LLMEngine> LLMEngine::CreateResolved(DeviceModel device_model,
+                                                     std::shared_ptr<const Tokenizer> tokenizer,
+                                                     EngineConfig resolved) {
   const KvCacheShape& shape = device_model.cache->shape();
   const at::Tensor& blocks = device_model.cache->keys(0);
   resolved.kv_cache_bytes = shape.num_blocks * KvCache::BytesPerBlock(shape, blocks.scalar_type());

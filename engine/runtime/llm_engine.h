@@ -128,6 +128,9 @@ class LLMEngine {
   };
 
   LLMEngine(DeviceModel device_model, std::shared_ptr<const Tokenizer> tokenizer, const EngineConfig& config);
+  // Both Creates end here, with the config already checked (ResolveConfig) and applied.
+  static std::unique_ptr<LLMEngine> CreateResolved(DeviceModel device_model,
+                                                   std::shared_ptr<const Tokenizer> tokenizer, EngineConfig resolved);
 
   absl::Status Validate(const GenerationRequest& request) const;
   absl::StatusOr<std::vector<RequestOutput>> RunScheduled(const std::vector<ScheduledSequence>& scheduled);
