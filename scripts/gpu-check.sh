@@ -253,12 +253,21 @@ run_serving() {
   fi
 }
 
+# delta_prompt_bench LENGTH STEP_TOKENS COMMAND...: COMMAND (serving_bench or trace_run)
+# with bench-gpu-serving.sh measuring one delta prompt of LENGTH tokens, prefilled
+# STEP_TOKENS at a time, and its decode run cut to a few steps.
+delta_prompt_bench() {
+  local length=$1 step_tokens=$2
+  shift 2
+  TTFT_LENGTHS=$length TTFT_MODES=delta MAX_NUM_BATCHED_TOKENS=$step_tokens DECODE_REQUESTS=2 DECODE_PROMPT=64 \
+    DECODE_OUTPUT=2 "$@"
+}
+
 # The prompt in one step: what a deployment trades decode stalls for (a long prompt's whole
-# prefill between two decode steps) to cut the chunks' overhead from its TTFT. The decode
-# benchmark after it is cut to a few steps.
+# prefill between two decode steps) to cut the chunks' overhead from its TTFT.
 run_ttft_one_step() {
-  TTFT_LENGTHS=$ONE_STEP_TTFT_LENGTH TTFT_MODES=delta MAX_NUM_BATCHED_TOKENS=$ONE_STEP_TTFT_LENGTH DECODE_REQUESTS=2 \
-    DECODE_PROMPT=64 DECODE_OUTPUT=2 serving_bench ttft-one-step ttft-one-step-bench 300 "$BUILD"
+  delta_prompt_bench "$ONE_STEP_TTFT_LENGTH" "$ONE_STEP_TTFT_LENGTH" \
+    serving_bench ttft-one-step ttft-one-step-bench 300 "$BUILD"
   report $? "one-step TTFT bench"
 }
 
@@ -284,14 +293,12 @@ run_decode_trace() {
 }
 
 # The measured delta request of PREFILL_TRACE_LENGTH tokens, chunk by chunk (at 131071
-# tokens, the 8 chunks of 16K after its warm-up's 8: steps 8 to 15); the decode benchmark
-# after it is cut to a few steps.
+# tokens, the 8 chunks of 16K after its warm-up's 8: steps 8 to 15).
 run_prefill_trace() {
   local chunk=${MAX_NUM_BATCHED_TOKENS:-16384}
   local chunks=$(((PREFILL_TRACE_LENGTH + chunk - 1) / chunk))
-  TTFT_LENGTHS=$PREFILL_TRACE_LENGTH TTFT_MODES=delta MAX_NUM_BATCHED_TOKENS=$chunk DECODE_REQUESTS=2 \
-    DECODE_PROMPT=64 DECODE_OUTPUT=2 trace_run prefill-trace \
-    "--torch-profile-first-step $chunks --torch-profile-steps $chunks"
+  delta_prompt_bench "$PREFILL_TRACE_LENGTH" "$chunk" \
+    trace_run prefill-trace "--torch-profile-first-step $chunks --torch-profile-steps $chunks"
 }
 
 # A stage that could not get a minute would only be killed at its first command.
