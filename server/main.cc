@@ -36,6 +36,9 @@ ABSL_FLAG(double, gpu_memory_utilization, 0.9,
           "share of the GPU's memory the engine may take; the KV cache gets what the weights and a forward pass "
           "leave (--device cuda, when --kv-cache-bytes is 0)");
 ABSL_FLAG(bool, enforce_eager, false, "--device cuda: run decode steps eagerly, without CUDA graphs");
+ABSL_FLAG(bool, async_scheduling, true,
+          "--device cuda: queue a plain-greedy decode step before the previous step's tokens reach the host, so that "
+          "the host's work between steps overlaps the GPU's (the CPU runs each step as it is queued: not used there)");
 ABSL_FLAG(int64_t, kv_cache_bytes, 0,
           "memory for the paged KV cache, in bytes (0: 1 GiB on the CPU, from --gpu-memory-utilization on CUDA)");
 ABSL_FLAG(int64_t, block_size, 16, "tokens per KV-cache block");
@@ -94,6 +97,8 @@ absl::StatusOr<ModelOptions> ModelOptionsFromFlags() {
   options.engine.gpu_memory_utilization = absl::GetFlag(FLAGS_gpu_memory_utilization);
   DS_RETURN_IF_ERROR(ValidateGpuMemoryUtilization(options.engine.gpu_memory_utilization, "--gpu-memory-utilization"));
   options.engine.enforce_eager = absl::GetFlag(FLAGS_enforce_eager);
+  options.engine.async_scheduling =
+      absl::GetFlag(FLAGS_async_scheduling) && options.engine.device == ComputeDevice::kCuda;
   options.engine.kv_cache_bytes = absl::GetFlag(FLAGS_kv_cache_bytes);
   options.engine.block_size = absl::GetFlag(FLAGS_block_size);
   DS_ASSIGN_OR_RETURN(options.engine.dense_layers,

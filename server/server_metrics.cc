@@ -94,6 +94,9 @@ ServerMetrics::ServerMetrics(const std::string& version)
       generation_tokens_(AddCounter(*registry_, "deltaserve_generation_tokens_total", "Generated tokens")),
       preemptions_(AddCounter(*registry_, "deltaserve_preemptions_total",
                               "Running sequences preempted (recomputed later) for lack of KV-cache blocks")),
+      passes_launched_ahead_(AddCounter(*registry_, "deltaserve_passes_launched_ahead_total",
+                                        "Decode passes queued before the previous step's tokens reached the host "
+                                        "(--async-scheduling)")),
       prefix_cache_hits_(AddCounter(*registry_, "deltaserve_prefix_cache_hits_total",
                                     "Prompt tokens whose KV-cache blocks were found in the prefix cache")),
       prefix_cache_queries_(AddCounter(*registry_, "deltaserve_prefix_cache_queries_total",
@@ -130,6 +133,7 @@ void ServerMetrics::ObserveLoop(const EngineLoopReport& report) {
     step_forward_.Observe(report.stats.forward_seconds_total - last_totals_.forward_seconds_total);
   }
   AdvanceCounter(preemptions_, last_totals_.preemptions, report.stats.preemptions);
+  AdvanceCounter(passes_launched_ahead_, last_totals_.passes_launched_ahead, report.stats.passes_launched_ahead);
   AdvanceCounter(prefix_cache_hits_, last_totals_.prefix_cache_hits, report.stats.prefix_cache_hits);
   AdvanceCounter(prefix_cache_queries_, last_totals_.prefix_cache_queries, report.stats.prefix_cache_queries);
   last_totals_ = report.stats;

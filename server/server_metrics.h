@@ -49,6 +49,7 @@ class ServerMetrics {
   prometheus::Counter& prompt_tokens_;
   prometheus::Counter& generation_tokens_;
   prometheus::Counter& preemptions_;
+  prometheus::Counter& passes_launched_ahead_;
   prometheus::Counter& prefix_cache_hits_;
   prometheus::Counter& prefix_cache_queries_;
   prometheus::Gauge& requests_running_;

@@ -1,6 +1,7 @@
 // BuildCudaModel: the model in bf16 on the current CUDA device, and a paged KV cache
 // sized from what the card has left.
 #include <ATen/ATen.h>
+#include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <cuda_runtime_api.h>
@@ -94,6 +95,15 @@ absl::StatusOr<int64_t> ProfileForwardBytes(const LlamaModel& model, const Model
   return before.free - after.free - scratch_bytes;
 }
 
+class CudaEventMark : public DeviceMark {
+ public:
+  CudaEventMark() { event_.record(); }
+  void Wait() override { event_.synchronize(); }
+
+ private:
+  at::cuda::CUDAEvent event_;
+};
+
 absl::StatusOr<int64_t> KvCacheBudget(const LlamaModel& model, const ModelConfig& model_config,
                                       const EngineConfig& config, at::TensorOptions placement) {
   if (config.kv_cache_bytes > 0) return config.kv_cache_bytes;
@@ -157,6 +167,7 @@ absl::StatusOr<DeviceModel> BuildCudaModel(const ModelConfig& model_config, Llam
     }
   }
   device_model.attention = std::move(attention);
+  device_model.mark_queue = [] { return std::make_unique<CudaEventMark>(); };
   return device_model;
 }
 

@@ -34,6 +34,12 @@ at::Tensor Pinned(std::vector<int64_t> sizes, at::ScalarType dtype) {
   return at::empty(sizes, at::TensorOptions(dtype).pinned_memory(true));
 }
 
+at::Tensor PinnedCopy(const at::Tensor& host) {
+  at::Tensor pinned = Pinned(host.sizes().vec(), host.scalar_type());
+  pinned.copy_(host);
+  return pinned;
+}
+
 }  // namespace
 
 DecodeGraphs::DecodeGraphs(const LlamaModel& model, CudaPagedAttention& attention, int64_t max_num_seqs,
@@ -94,29 +100,30 @@ std::optional<at::Tensor> DecodeGraphs::TryReplay(const ForwardBatch& batch) {
   }
   width = std::min(width, block_tables_.size(1));
 
-  at::Tensor tokens = Pinned({bucket}, at::kLong);
   at::Tensor metadata = Pinned({3, metadata_.size(1)}, at::kInt);
   at::Tensor tables = Pinned({bucket, width}, at::kInt);
-  tokens.zero_();
   metadata[0].zero_();
   metadata[1].fill_(-1);
   metadata[2].fill_(1);
   tables.zero_();
-  const int64_t* token_ids = batch.token_ids.data_ptr<int64_t>();
   const int64_t* positions = batch.attention.positions.data_ptr<int64_t>();
   const int64_t* slots = batch.attention.slots.data_ptr<int64_t>();
   int32_t* meta = metadata.data_ptr<int32_t>();
   const int64_t stride = metadata.stride(0);
   for (int64_t row = 0; row < count; ++row) {
     const AttentionSequence& seq = batch.attention.sequences[row];
-    tokens.data_ptr<int64_t>()[row] = token_ids[row];
     meta[row] = static_cast<int32_t>(positions[row]);
     meta[stride + row] = static_cast<int32_t>(slots[row]);
     meta[2 * stride + row] = static_cast<int32_t>(seq.start_position + 1);
     const int64_t used = std::min<int64_t>(width, static_cast<int64_t>(seq.block_table.size()));
     std::copy(seq.block_table.begin(), seq.block_table.begin() + used, tables.data_ptr<int32_t>() + row * width);
   }
-  token_ids_.slice(0, 0, bucket).copy_(tokens, /*non_blocking=*/true);
+  // Rows past count keep earlier ids, which are in the vocabulary; their slot is -1. The
+  // ids of a pass launched ahead are on the device already (ModelRunner::LaunchAhead); ids
+  // from the host go through page-locked memory, since a pageable copy would wait for the
+  // device.
+  token_ids_.slice(0, 0, count).copy_(batch.token_ids.is_cuda() ? batch.token_ids : PinnedCopy(batch.token_ids),
+                                      /*non_blocking=*/true);
   metadata_.copy_(metadata, /*non_blocking=*/true);
   block_tables_.slice(0, 0, bucket).slice(1, 0, width).copy_(tables, /*non_blocking=*/true);
   found->second.graph->replay();

@@ -116,9 +116,13 @@ void BlockManager::Free(Sequence& seq) {
   seq.num_computed_tokens = 0;
 }
 
-bool BlockManager::CanAppend(const Sequence& seq, int64_t num_new_tokens) const {
+int64_t BlockManager::BlocksToAppend(const Sequence& seq, int64_t num_new_tokens) const {
   const int64_t needed = BlocksFor(seq.num_computed_tokens + num_new_tokens);
-  return needed - static_cast<int64_t>(seq.block_table.size()) <= num_free_blocks();
+  return std::max<int64_t>(needed - static_cast<int64_t>(seq.block_table.size()), 0);
+}
+
+bool BlockManager::CanAppend(const Sequence& seq, int64_t num_new_tokens) const {
+  return BlocksToAppend(seq, num_new_tokens) <= num_free_blocks();
 }
 
 void BlockManager::Append(Sequence& seq, int64_t num_new_tokens) {

@@ -34,6 +34,8 @@ class BlockManager {
 
   // Room for num_new_tokens more tokens of K/V beyond seq.num_computed_tokens.
   bool CanAppend(const Sequence& seq, int64_t num_new_tokens) const;
+  // The free blocks Append(seq, num_new_tokens) takes.
+  int64_t BlocksToAppend(const Sequence& seq, int64_t num_new_tokens) const;
   void Append(Sequence& seq, int64_t num_new_tokens);
 
   // Publishes seq's blocks that are full and computed to the prefix cache.

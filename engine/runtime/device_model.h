@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -23,6 +24,14 @@ class ForwardReplay {
   virtual std::optional<at::Tensor> TryReplay(const ForwardBatch& batch) = 0;
 };
 
+// A point in the device's queue of work (a CUDA event), which the host can wait for while
+// later work is already queued behind it.
+class DeviceMark {
+ public:
+  virtual ~DeviceMark() = default;
+  virtual void Wait() = 0;
+};
+
 // The model on one device: its weights there, the paged KV cache sized for that device
 // and the attention backend over that cache.
 struct DeviceModel {
@@ -30,6 +39,9 @@ struct DeviceModel {
   std::unique_ptr<KvCache> cache;
   std::unique_ptr<AttentionBackend> attention;
   std::unique_ptr<ForwardReplay> replay;  // null: every pass runs eagerly
+  // Marks the work queued so far on the current stream; null on a device that completes
+  // each op as it is called (the CPU), where there is nothing to wait for.
+  std::function<std::unique_ptr<DeviceMark>()> mark_queue;
 };
 
 // What the engine computes in on a device: weights, activations and the KV cache.

@@ -49,6 +49,12 @@ struct EngineConfig {
   double gpu_memory_utilization = 0.9;
   // CUDA: run decode steps eagerly instead of replaying captured CUDA graphs.
   bool enforce_eager = false;
+  // Queue a plain-greedy decode step's pass before the previous step's tokens reach the
+  // host, so that the host's work between passes (streaming tokens, scheduling, uploading
+  // the batch) overlaps the device's (LLMEngine::LaunchAhead). It only pays where passes run
+  // asynchronously (CUDA); on the CPU it delays each token's output by one step. Off while
+  // torch_profile traces steps.
+  bool async_scheduling = false;
   int32_t max_logprobs = 20;
   // CPU threads for the forward pass; 0: every core. libtorch's own default is one per
   // physical core as it counts them, which some virtual machines report as one.

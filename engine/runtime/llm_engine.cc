@@ -110,6 +110,16 @@ LLMEngine::LLMEngine(DeviceModel device_model, std::shared_ptr<const Tokenizer> 
       runner_(device_model_, StepProfiler(config.torch_profile, config.device == ComputeDevice::kCuda)),
       sampling_workers_(config.num_threads) {}
 
+LLMEngine::~LLMEngine() {
+  // The device must not run a pass over the model and cache that go with this engine.
+  if (!ahead_.has_value()) return;
+  try {
+    runner_.Wait(std::move(ahead_->pass));
+  } catch (const c10::Error&) {
+    // The fault is the device's and ends with it; nothing is left to report it to.
+  }
+}
+
 absl::Status LLMEngine::Validate(const GenerationRequest& request) const {
   if (request.request_id.empty()) return absl::InvalidArgumentError("request_id: must not be empty");
   if (requests_.count(request.request_id) != 0) {
@@ -167,10 +177,11 @@ FinishReason LLMEngine::CheckFinished(const Sequence& seq, int32_t token) const 
       sampling.stop_token_ids.end()) {
     return FinishReason::kStop;
   }
-  if (seq.num_output_tokens() >= sampling.max_tokens || seq.num_tokens() >= config_.max_model_len) {
-    return FinishReason::kLength;
-  }
-  return FinishReason::kNone;
+  return ReachesLengthLimit(seq, 0) ? FinishReason::kLength : FinishReason::kNone;
+}
+
+bool LLMEngine::ReachesLengthLimit(const Sequence& seq, int64_t more) const {
+  return seq.num_output_tokens() + more >= seq.sampling.max_tokens || seq.num_tokens() + more >= config_.max_model_len;
 }
 
 RequestOutput LLMEngine::Finish(Request& request, FinishReason reason, RequestOutput output) {
@@ -193,6 +204,10 @@ RequestOutput LLMEngine::Finish(Request& request, FinishReason reason, RequestOu
     }
   }
   scheduler_.Remove(&seq);
+  if (ahead_.has_value() && std::any_of(ahead_->scheduled.begin(), ahead_->scheduled.end(),
+                                        [&seq](const ScheduledSequence& item) { return item.seq == &seq; })) {
+    ahead_->retired.push_back(std::move(request.seq));
+  }
   requests_.erase(seq.request_id);
   return output;
 }
@@ -254,34 +269,86 @@ void LLMEngine::RecordMeasuredPrefill(StepLogits& step) {
 absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
   last_step_attention_ = StepAttentionReport{};
   last_step_failed_requests_.clear();
-  const std::vector<ScheduledSequence> scheduled = scheduler_.Schedule();
-  // Taken before the step runs: a request it finishes before failing is gone after.
+  std::optional<InFlightStep> current = std::exchange(ahead_, std::nullopt);
+  if (!current.has_value()) {
+    std::vector<ScheduledSequence> scheduled = scheduler_.Schedule();
+    if (scheduled.empty()) return std::vector<RequestOutput>{};
+    absl::StatusOr<InFlightStep> launched = Launch(std::move(scheduled));
+    if (!launched.ok()) return launched.status();
+    current.emplace(*std::move(launched));
+  }
+  LaunchAhead(*current);
+  // Taken before the step completes: a request it finishes before failing is gone after.
   std::vector<std::string> ran;
-  for (const ScheduledSequence& item : scheduled) ran.push_back(item.seq->request_id);
-  absl::StatusOr<std::vector<RequestOutput>> outputs = RunScheduled(scheduled);
-  if (!outputs.ok()) EndFailedStep(std::move(ran));
+  for (const ScheduledSequence& item : current->scheduled) {
+    if (!item.seq->finished()) ran.push_back(item.seq->request_id);
+  }
+  absl::StatusOr<std::vector<RequestOutput>> outputs = Complete(*current);
+  if (!outputs.ok()) {
+    // The pass launched ahead runs the same requests, which end here.
+    ahead_.reset();
+    EndFailedStep(std::move(ran));
+  }
   return outputs;
 }
 
-absl::StatusOr<std::vector<RequestOutput>> LLMEngine::RunScheduled(const std::vector<ScheduledSequence>& scheduled) {
-  std::vector<RequestOutput> outputs;
-  if (scheduled.empty()) return outputs;
-  StepLogits step;
-  const Clock::time_point forward_start = Clock::now();
+absl::StatusOr<LLMEngine::InFlightStep> LLMEngine::Launch(std::vector<ScheduledSequence> scheduled) {
+  const Clock::time_point start = Clock::now();
   try {
-    step = runner_.Run(scheduled);
+    LaunchedPass pass = runner_.Launch(scheduled);
+    forward_seconds_total_ += std::chrono::duration<double>(Clock::now() - start).count();
+    return InFlightStep{std::move(pass), std::move(scheduled), {}};
+  } catch (const c10::Error& e) {
+    std::vector<std::string> ran;
+    for (const ScheduledSequence& item : scheduled) ran.push_back(item.seq->request_id);
+    EndFailedStep(std::move(ran));
+    return absl::InternalError(absl::StrCat("forward pass: ", e.what_without_backtrace()));
+  }
+}
+
+void LLMEngine::LaunchAhead(const InFlightStep& current) {
+  if (!config_.async_scheduling || !config_.torch_profile.dir.empty()) return;
+  const std::vector<Sequence*>& owners = current.pass.result.owners;
+  if (!current.pass.greedy_ids.defined() || owners.size() != current.scheduled.size()) return;
+  for (const Sequence* seq : owners) {
+    if (ReachesLengthLimit(*seq, 1)) return;
+  }
+  if (!scheduler_.ReserveAhead(current.scheduled)) return;
+  const Clock::time_point start = Clock::now();
+  try {
+    LaunchedPass pass = runner_.LaunchAhead(current.pass);
+    forward_seconds_total_ += std::chrono::duration<double>(Clock::now() - start).count();
+    std::vector<ScheduledSequence> scheduled;
+    for (Sequence* seq : owners) scheduled.push_back(ScheduledSequence{seq, 1});
+    ahead_.emplace(InFlightStep{std::move(pass), std::move(scheduled), {}});
+    ++passes_launched_ahead_;
+  } catch (const c10::Error&) {
+    // Not an error of any request yet: the next step schedules these rows again, from the
+    // host's tokens, and a lasting fault fails them there. What the failed launch queued
+    // writes the same keys and values to the same slots.
+  }
+}
+
+absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Complete(InFlightStep& step) {
+  std::vector<RequestOutput> outputs;
+  StepLogits logits;
+  const Clock::time_point start = Clock::now();
+  try {
+    logits = runner_.Wait(std::move(step.pass));
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("forward pass: ", e.what_without_backtrace()));
   }
-  forward_seconds_total_ += std::chrono::duration<double>(Clock::now() - forward_start).count();
-  RecordMeasuredPrefill(step);
-  for (const ScheduledSequence& item : scheduled) {
+  forward_seconds_total_ += std::chrono::duration<double>(Clock::now() - start).count();
+  RecordMeasuredPrefill(logits);
+  for (const ScheduledSequence& item : step.scheduled) {
+    if (item.seq->finished()) continue;
     item.seq->num_computed_tokens += item.num_new_tokens;
     block_manager_.CacheComputedBlocks(*item.seq);
   }
-  const std::vector<SampledToken> sampled = Sample(step);
+  const std::vector<SampledToken> sampled = Sample(logits);
   for (int64_t row = 0; row < static_cast<int64_t>(sampled.size()); ++row) {
-    Sequence& seq = *step.owners[row];
+    Sequence& seq = *logits.owners[row];
+    if (seq.finished()) continue;
     DS_ASSIGN_OR_RETURN(RequestOutput output, AcceptToken(requests_.at(seq.request_id), sampled[row]));
     outputs.push_back(std::move(output));
   }
@@ -322,6 +389,7 @@ EngineStats LLMEngine::stats() const {
   stats.prefix_cache_queries = block_manager_.prefix_cache_queries();
   stats.prefix_cache_hits = block_manager_.prefix_cache_hits();
   stats.forward_seconds_total = forward_seconds_total_;
+  stats.passes_launched_ahead = passes_launched_ahead_;
   return stats;
 }
 

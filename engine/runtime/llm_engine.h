@@ -82,6 +82,8 @@ struct EngineStats {
   // Time spent in the model's forward pass since start; the rest of a step is the
   // engine's own (scheduling, sampling, detokenizing).
   double forward_seconds_total = 0;
+  // Passes queued before the previous pass's tokens reached the host (async_scheduling).
+  int64_t passes_launched_ahead = 0;
 };
 
 // The engine loop: requests in, one Step() at a time (schedule, run the model over the
@@ -100,6 +102,9 @@ class LLMEngine {
                                                            std::shared_ptr<const Tokenizer> tokenizer,
                                                            const EngineConfig& config);
 
+  // Waits for a pass still on the device.
+  ~LLMEngine();
+
   // INVALID_ARGUMENT (naming the field and the limit) for anything the engine cannot run.
   absl::Status AddRequest(GenerationRequest request);
   // Finishes the request as cancelled at once and frees its blocks; unknown ids are ignored.
@@ -109,7 +114,8 @@ class LLMEngine {
   // last_step_failed_requests(); the requests it did not run keep their place.
   absl::StatusOr<std::vector<RequestOutput>> Step();
 
-  bool HasUnfinishedRequests() const { return !requests_.empty(); }
+  // Also while a pass launched ahead is still to be waited for, whose requests all ended.
+  bool HasUnfinishedRequests() const { return !requests_.empty() || ahead_.has_value(); }
   EngineStats stats() const;
   // What the last Step's prefill attention measured; cleared by the next Step.
   const StepAttentionReport& last_step_attention() const { return last_step_attention_; }
@@ -127,18 +133,36 @@ class LLMEngine {
     OutputText text;
   };
 
+  // A step's pass on the device, from its launch until the step that waits for it.
+  struct InFlightStep {
+    LaunchedPass pass;
+    std::vector<ScheduledSequence> scheduled;
+    // Sequences that ended while the pass was launched ahead: it points at them until it
+    // is waited for, when their rows are dropped.
+    std::vector<std::unique_ptr<Sequence>> retired;
+  };
+
   LLMEngine(DeviceModel device_model, std::shared_ptr<const Tokenizer> tokenizer, const EngineConfig& config);
   // Both Creates end here, with the config already checked (ResolveConfig) and applied.
   static std::unique_ptr<LLMEngine> CreateResolved(DeviceModel device_model,
                                                    std::shared_ptr<const Tokenizer> tokenizer, EngineConfig resolved);
 
   absl::Status Validate(const GenerationRequest& request) const;
-  absl::StatusOr<std::vector<RequestOutput>> RunScheduled(const std::vector<ScheduledSequence>& scheduled);
+  absl::StatusOr<InFlightStep> Launch(std::vector<ScheduledSequence> scheduled);
+  // With async_scheduling, queues the next step's pass behind `current` when it is the step
+  // the scheduler would make once current's tokens are in: every running sequence decodes
+  // one token, none waits to be admitted, every row samples plain greedy and none ends by
+  // length with current's token.
+  void LaunchAhead(const InFlightStep& current);
+  // Waits for the step's pass, then advances, samples and streams its live rows.
+  absl::StatusOr<std::vector<RequestOutput>> Complete(InFlightStep& step);
   void EndFailedStep(std::vector<std::string> ran);
   absl::StatusOr<RequestOutput> AcceptToken(Request& request, const SampledToken& sampled);
   // The next token of every row of the step.
   std::vector<SampledToken> Sample(const StepLogits& step);
   FinishReason CheckFinished(const Sequence& seq, int32_t token) const;
+  // Whether seq reaches max_tokens or max_model_len with `more` tokens beyond its own.
+  bool ReachesLengthLimit(const Sequence& seq, int64_t more) const;
   RequestOutput Finish(Request& request, FinishReason reason, RequestOutput output);
   void RecordPrefill(const PrefillChunk& chunk);
   // Records every unrecorded chunk once the step's measurements are complete.
@@ -161,6 +185,8 @@ class LLMEngine {
   // of a sequence that finished meanwhile has seq == nullptr and is not recorded.
   std::vector<std::vector<PrefillChunk>> unrecorded_prefill_;
   std::vector<std::string> last_step_failed_requests_;
+  std::optional<InFlightStep> ahead_;  // launched by the last Step, waited for by the next
+  int64_t passes_launched_ahead_ = 0;
   std::mt19937_64 seed_source_{std::random_device{}()};
 };
 

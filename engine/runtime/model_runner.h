@@ -1,5 +1,8 @@
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -35,22 +38,50 @@ struct StepLogits {
   bool measurements_complete = true;
 };
 
+// A forward pass queued on the device and not yet waited for.
+struct LaunchedPass {
+  StepLogits result;  // owners and prefill; the tokens or logits once waited for
+  // [owners] int64 on the device, when every owner samples plain greedy: the ids a pass
+  // launched before they reach the host reads there (ModelRunner::LaunchAhead).
+  at::Tensor greedy_ids;
+  at::Tensor host_values;  // the ids or the logits, on their way to the host
+  std::unique_ptr<DeviceMark> fetched;  // null: host_values is complete
+  std::optional<StepProfiler::Trace> trace;
+};
+
 // Turns a scheduled step into one forward batch over the paged cache and returns the
 // logits of every sequence whose chunk reaches its last token.
 class ModelRunner {
  public:
   ModelRunner(DeviceModel& device_model, StepProfiler profiler);
 
-  StepLogits Run(const std::vector<ScheduledSequence>& scheduled);
+  // Queues the pass of `scheduled` and the fetch of its tokens or logits.
+  LaunchedPass Launch(const std::vector<ScheduledSequence>& scheduled);
+  // Queues the pass after `previous` before previous's tokens reach the host: every owner of
+  // previous (same rows, same order) decodes the token that previous computes for it,
+  // read where previous leaves it, at position num_tokens(). previous must have greedy_ids,
+  // and each owner the cache blocks for that position.
+  LaunchedPass LaunchAhead(const LaunchedPass& previous);
+  // Waits for the pass's tokens or logits (only for the device's work up to them, not for
+  // passes queued after it) and settles the measurements that are due.
+  StepLogits Wait(LaunchedPass pass);
+  StepLogits Run(const std::vector<ScheduledSequence>& scheduled) { return Wait(Launch(scheduled)); }
 
  private:
   // Points the batch's prefill sequences at result->prefill, which must outlive the batch.
-  ForwardBatch BuildBatch(const std::vector<ScheduledSequence>& scheduled, StepLogits* result) const;
+  // With ahead_tokens, each sequence's one row is position num_tokens(), its token there.
+  ForwardBatch BuildBatch(const std::vector<ScheduledSequence>& scheduled, const at::Tensor* ahead_tokens,
+                          StepLogits* result) const;
+  LaunchedPass LaunchBatch(const std::vector<ScheduledSequence>& scheduled, const at::Tensor* ahead_tokens);
+  // Queues the argmax or the logits of the owners' rows for the host.
+  void Fetch(const at::Tensor& device_logits, LaunchedPass& pass) const;
+  void SettleAfterFailure() noexcept;
 
   const LlamaModel& model_;
   KvCache& cache_;
   AttentionBackend& attention_;
   ForwardReplay* replay_;  // may be null
+  std::function<std::unique_ptr<DeviceMark>()> mark_queue_;  // may be null
   StepProfiler profiler_;
 };
 

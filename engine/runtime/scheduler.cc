@@ -67,6 +67,18 @@ std::vector<ScheduledSequence> Scheduler::Schedule() {
   return scheduled;
 }
 
+bool Scheduler::ReserveAhead(const std::vector<ScheduledSequence>& in_flight) {
+  if (!waiting_.empty() || in_flight.size() != running_.size()) return false;
+  int64_t blocks = 0;
+  for (size_t i = 0; i < in_flight.size(); ++i) {
+    if (in_flight[i].seq != running_[i]) return false;
+    blocks += block_manager_.BlocksToAppend(*in_flight[i].seq, in_flight[i].num_new_tokens + 1);
+  }
+  if (blocks > block_manager_.num_free_blocks()) return false;
+  for (const ScheduledSequence& item : in_flight) block_manager_.Append(*item.seq, item.num_new_tokens + 1);
+  return true;
+}
+
 void Scheduler::Remove(Sequence* seq) {
   waiting_.erase(seq);
   auto it = std::find(running_.begin(), running_.end(), seq);

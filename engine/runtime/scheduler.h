@@ -31,6 +31,12 @@ class Scheduler {
 
   void Add(Sequence* seq);
   std::vector<ScheduledSequence> Schedule();
+  // For a step queued behind `in_flight` before its tokens are in: reserves each sequence
+  // the cache slot of one token past its chunk in `in_flight` and returns true when that
+  // step is the one Schedule would make then (`in_flight` runs every running sequence, in
+  // order, nothing waits, and the blocks are free without preempting); else reserves
+  // nothing and returns false.
+  bool ReserveAhead(const std::vector<ScheduledSequence>& in_flight);
   // Removes seq (finished or cancelled) wherever it is and frees its blocks.
   void Remove(Sequence* seq);
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "engine/runtime/engine_config.h"
 
@@ -16,13 +17,15 @@ namespace deltaserve {
 // reads both).
 class StepProfiler {
  public:
-  // Traces the pass from its construction until it goes. Not copyable or movable: it
-  // lives in the scope of the pass.
+  // Traces the pass from its construction until it goes; it moves with the pass from its
+  // launch to the wait for it (LaunchedPass).
   class Trace {
    public:
     ~Trace();
+    Trace(Trace&& other) noexcept : path_(std::exchange(other.path_, {})) {}
     Trace(const Trace&) = delete;
     Trace& operator=(const Trace&) = delete;
+    Trace& operator=(Trace&&) = delete;
     bool active() const { return !path_.empty(); }
 
    private:

@@ -239,10 +239,8 @@ bool IsPlainGreedy(const SamplingParams& params) {
          params.presence_penalty == 0.0f && params.frequency_penalty == 0.0f && params.logprobs <= 0;
 }
 
-std::vector<int32_t> GreedyTokens(const at::Tensor& logits) {
-  const at::Tensor ids =
-      logits.masked_fill(logits.isnan(), -std::numeric_limits<float>::infinity()).argmax(1).to(at::kCPU, at::kInt);
-  return std::vector<int32_t>(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());
+at::Tensor GreedyTokenIds(const at::Tensor& logits) {
+  return logits.masked_fill(logits.isnan(), -std::numeric_limits<float>::infinity()).argmax(1);
 }
 
 void ApplyPenalties(absl::Span<float> logits, absl::Span<const int32_t> history,

@@ -43,13 +43,14 @@ SampledToken SampleToken(const at::Tensor& logits, absl::Span<const int32_t> his
                          size_t generated_count, const SamplingParams& params, SamplerRng& rng);
 
 // Whether SampleToken would return the row's argmax and nothing else: greedy, no
-// penalty, no logprobs. Such rows can be decided where the logits are (GreedyTokens).
+// penalty, no logprobs. Such rows can be decided where the logits are (GreedyTokenIds).
 bool IsPlainGreedy(const SamplingParams& params);
 
-// SampleToken's token for every row of `logits` [N, vocab] under plain greedy params,
-// computed on the logits' device: the lowest id among each row's largest logits, NaN never
-// chosen. Only N ids reach the host instead of the whole rows.
-std::vector<int32_t> GreedyTokens(const at::Tensor& logits);
+// SampleToken's token for every row of `logits` [N, vocab] under plain greedy params, as
+// [N] int64 on the logits' device: the lowest id among each row's largest logits, NaN
+// never chosen. Only N ids need reach the host instead of the whole rows, and a pass
+// launched before they do can read them where they are.
+at::Tensor GreedyTokenIds(const at::Tensor& logits);
 
 // The penalty step of SampleToken, in place on `logits` [vocab] (exposed for tests):
 // repetition (HF/vLLM: positive logits divided by the penalty, the others multiplied) on

@@ -102,7 +102,8 @@ TEST_F(EngineStateInMetrics, EveryDesignMetricIsExported) {
         "deltaserve_step_duration_seconds_count", "deltaserve_prefill_attention_seconds_count{mode=\"delta\"}",
         "deltaserve_attention_cosine_similarity_count{kind=\"anchor_sparse\"}",
         "deltaserve_requests_total{finish_reason=\"length\",status=\"ok\"}", "deltaserve_prompt_tokens_total",
-        "deltaserve_generation_tokens_total", "deltaserve_preemptions_total", "deltaserve_prefix_cache_hits_total",
+        "deltaserve_generation_tokens_total", "deltaserve_preemptions_total", "deltaserve_passes_launched_ahead_total",
+        "deltaserve_prefix_cache_hits_total",
         "deltaserve_prefix_cache_queries_total", "deltaserve_requests_running", "deltaserve_requests_waiting",
         "deltaserve_kv_cache_usage_ratio"}) {
     EXPECT_EQ(metrics.count(name), 1u) << name;

@@ -62,6 +62,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - --device={{ .Values.server.device }}
 - --gpu-memory-utilization={{ .Values.server.gpuMemoryUtilization }}
 - --enforce-eager={{ .Values.server.enforceEager }}
+- --async-scheduling={{ .Values.server.asyncScheduling }}
 - --listen=0.0.0.0:{{ .Values.server.grpcPort }}
 - --metrics-listen=0.0.0.0:{{ .Values.server.metricsPort }}
 - --max-num-seqs={{ .Values.server.maxNumSeqs }}

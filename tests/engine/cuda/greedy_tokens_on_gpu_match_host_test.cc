@@ -6,9 +6,12 @@
 #include <vector>
 
 #include "engine/sampling/sampler.h"
+#include "tests/engine/sampling/sampling_test_util.h"
 
 namespace deltaserve {
 namespace {
+
+using sampling_test::GreedyTokens;
 
 // A plain-greedy step decides its tokens on the GPU (ModelRunner): the ids must be the
 // host sampler's for the same bf16 rows, ties and NaN included.

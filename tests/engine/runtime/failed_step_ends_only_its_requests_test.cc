@@ -61,7 +61,9 @@ EngineConfig TwoSeqConfig() {
   return config;
 }
 
-std::unique_ptr<LLMEngine> MakeFailingEngine() {
+std::unique_ptr<LLMEngine> MakeFailingEngine(bool async_scheduling = false) {
+  EngineConfig config = TwoSeqConfig();
+  config.async_scheduling = async_scheduling;
   absl::StatusOr<ModelSource> source = LoadModelSource(Stories260KDir(), LoadFormat::kSafetensors);
   EXPECT_TRUE(source.ok()) << source.status();
   if (!source.ok()) return nullptr;
@@ -71,7 +73,7 @@ std::unique_ptr<LLMEngine> MakeFailingEngine() {
   if (!device_model.ok()) return nullptr;
   device_model->attention = std::make_unique<FailingAttention>(std::move(device_model->attention));
   absl::StatusOr<std::unique_ptr<LLMEngine>> engine =
-      LLMEngine::Create(*std::move(device_model), source->tokenizer, TwoSeqConfig());
+      LLMEngine::Create(*std::move(device_model), source->tokenizer, config);
   EXPECT_TRUE(engine.ok()) << engine.status();
   return engine.ok() ? *std::move(engine) : nullptr;
 }
@@ -129,6 +131,34 @@ TEST(FailedStepEndsOnlyItsRequestsTest, TheWaitingRequestRunsOnAsIfAlone) {
   EXPECT_EQ(generated["failing"].size(), static_cast<size_t>(kFailingPosition - kFailingPromptLen + 1));
   EXPECT_EQ(generated["waiting"], expected);
   EXPECT_EQ(engine->stats().kv_cache_usage, 0.0) << "the failed requests' blocks were not freed";
+}
+
+// With async_scheduling the failing pass is first launched ahead, where its error is no
+// request's yet: the step that then runs it in turn fails the same requests, once.
+TEST(FailedStepEndsOnlyItsRequestsTest, APassFailingAheadFailsItsRequestsInTurn) {
+  std::unique_ptr<LLMEngine> engine = MakeFailingEngine(/*async_scheduling=*/true);
+  ASSERT_NE(engine, nullptr);
+  const std::vector<GenerationRequest> requests = ThreeRequests();
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(engine->AddRequest(requests[i]).ok());
+  int failed_steps = 0;
+  std::map<std::string, std::vector<int32_t>> generated;
+  while (engine->HasUnfinishedRequests()) {
+    absl::StatusOr<std::vector<RequestOutput>> outputs = engine->Step();
+    if (!outputs.ok()) {
+      ++failed_steps;
+      EXPECT_THAT(outputs.status().message(), HasSubstr("out of memory at layer 1"));
+      EXPECT_THAT(engine->last_step_failed_requests(), UnorderedElementsAre("failing", "partner"));
+      continue;
+    }
+    for (const RequestOutput& output : *outputs) {
+      std::vector<int32_t>& ids = generated[output.request_id];
+      ids.insert(ids.end(), output.token_ids.begin(), output.token_ids.end());
+    }
+  }
+  EXPECT_EQ(failed_steps, 1);
+  EXPECT_GT(engine->stats().passes_launched_ahead, 0);
+  EXPECT_EQ(generated["failing"].size(), static_cast<size_t>(kFailingPosition - kFailingPromptLen + 1));
+  EXPECT_EQ(engine->stats().kv_cache_usage, 0.0);
 }
 
 TEST(FailedStepEndsOnlyItsRequestsTest, AsyncEngineFailsTheStepsRequestsAndServesTheRest) {

@@ -12,6 +12,7 @@
 
 #include "engine/runtime/llm_engine.h"
 #include "engine/runtime/model_source.h"
+#include "tests/engine/runtime/engine_driver.h"
 
 namespace deltaserve::testing {
 
@@ -48,32 +49,5 @@ inline SamplingParams Greedy(int64_t max_tokens) {
 }
 
 inline AttentionConfig DenseAttention() { return AttentionConfig{AttentionMode::kDense, 2048, 1024, 64}; }
-
-struct Completion {
-  std::vector<int32_t> ids;
-  std::string text;
-  FinishReason finish_reason = FinishReason::kNone;
-  int64_t cached_prompt_tokens = 0;
-};
-
-// Runs the engine until every request finished; completions by request id.
-inline std::map<std::string, Completion> RunToCompletion(LLMEngine& engine) {
-  std::map<std::string, Completion> completions;
-  while (engine.HasUnfinishedRequests()) {
-    absl::StatusOr<std::vector<RequestOutput>> outputs = engine.Step();
-    EXPECT_TRUE(outputs.ok()) << outputs.status();
-    if (!outputs.ok()) break;
-    for (const RequestOutput& output : *outputs) {
-      Completion& completion = completions[output.request_id];
-      completion.ids.insert(completion.ids.end(), output.token_ids.begin(), output.token_ids.end());
-      completion.text += output.text;
-      if (output.finished) {
-        completion.finish_reason = output.finish_reason;
-        completion.cached_prompt_tokens = output.cached_prompt_tokens;
-      }
-    }
-  }
-  return completions;
-}
 
 }  // namespace deltaserve::testing

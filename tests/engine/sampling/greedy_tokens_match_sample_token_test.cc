@@ -12,6 +12,7 @@ namespace deltaserve {
 namespace {
 
 using sampling_test::Greedy;
+using sampling_test::GreedyTokens;
 using sampling_test::RandomLogits;
 
 std::vector<int32_t> SampledOneByOne(const at::Tensor& rows) {

@@ -17,6 +17,12 @@ inline SamplingParams Greedy() {
   return params;
 }
 
+// GreedyTokenIds' ids, on the host.
+inline std::vector<int32_t> GreedyTokens(const at::Tensor& logits) {
+  const at::Tensor ids = GreedyTokenIds(logits).to(at::kCPU, at::kInt);
+  return std::vector<int32_t>(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());
+}
+
 inline at::Tensor LogitsTensor(const std::vector<float>& values) { return at::tensor(values); }
 
 // Normal(0, scale) logits, reproducible from `seed`.
