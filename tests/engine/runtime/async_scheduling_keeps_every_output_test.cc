@@ -16,12 +16,6 @@
 namespace deltaserve::testing {
 namespace {
 
-std::vector<int32_t> PromptOfLength(int64_t length, int32_t salt) {
-  std::vector<int32_t> prompt{1};
-  for (int64_t i = 1; i < length; ++i) prompt.push_back(3 + static_cast<int32_t>((i * 37 + salt * 101) % 500));
-  return prompt;
-}
-
 GenerationRequest Request(const std::string& id, int32_t salt, SamplingParams sampling) {
   return GenerationRequest{id, PromptOfLength(12 + 3 * salt, salt), std::move(sampling), DenseAttention(), 0};
 }

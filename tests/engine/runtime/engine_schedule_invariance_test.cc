@@ -9,12 +9,6 @@
 namespace deltaserve::testing {
 namespace {
 
-std::vector<int32_t> PromptOfLength(int64_t length, int32_t salt) {
-  std::vector<int32_t> prompt{1};
-  for (int64_t i = 1; i < length; ++i) prompt.push_back(3 + static_cast<int32_t>((i * 37 + salt * 101) % 500));
-  return prompt;
-}
-
 std::vector<int32_t> RunAlone(const std::vector<int32_t>& prompt, int64_t max_tokens) {
   auto engine = MakeStories260KEngine();
   EXPECT_TRUE(engine->AddRequest({"alone", prompt, Greedy(max_tokens), DenseAttention(), 0}).ok());

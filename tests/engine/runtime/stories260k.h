@@ -48,6 +48,13 @@ inline SamplingParams Greedy(int64_t max_tokens) {
   return params;
 }
 
+// A prompt of BOS and `length` - 1 tokens that `salt` varies.
+inline std::vector<int32_t> PromptOfLength(int64_t length, int32_t salt) {
+  std::vector<int32_t> prompt{1};
+  for (int64_t i = 1; i < length; ++i) prompt.push_back(3 + static_cast<int32_t>((i * 37 + salt * 101) % 500));
+  return prompt;
+}
+
 inline AttentionConfig DenseAttention() { return AttentionConfig{AttentionMode::kDense, 2048, 1024, 64}; }
 
 }  // namespace deltaserve::testing
