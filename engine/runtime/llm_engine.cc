@@ -38,6 +38,18 @@ std::vector<LayerAccuracy> LayerAccuracies(const std::vector<AttentionTelemetry>
   return layers;
 }
 
+double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// The requests of the step's sequences that are still running: a request the step ends
+// before it fails is gone after.
+std::vector<std::string> RunningRequestIds(const std::vector<ScheduledSequence>& scheduled) {
+  std::vector<std::string> ids;
+  for (const ScheduledSequence& item : scheduled) {
+    if (!item.seq->finished()) ids.push_back(item.seq->request_id);
+  }
+  return ids;
+}
+
 // The config with its defaults filled in (max_model_len from the model, num_threads from
 // the machine), or INVALID_ARGUMENT naming the field.
 absl::StatusOr<EngineConfig> ResolveConfig(const ModelConfig& model_config, const EngineConfig& config) {
@@ -278,11 +290,7 @@ absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
     current.emplace(*std::move(launched));
   }
   LaunchAhead(*current);
-  // Taken before the step completes: a request it finishes before failing is gone after.
-  std::vector<std::string> ran;
-  for (const ScheduledSequence& item : current->scheduled) {
-    if (!item.seq->finished()) ran.push_back(item.seq->request_id);
-  }
+  std::vector<std::string> ran = RunningRequestIds(current->scheduled);
   absl::StatusOr<std::vector<RequestOutput>> outputs = Complete(*current);
   if (!outputs.ok()) {
     // The pass launched ahead runs the same requests, which end here.
@@ -296,12 +304,10 @@ absl::StatusOr<LLMEngine::InFlightStep> LLMEngine::Launch(std::vector<ScheduledS
   const Clock::time_point start = Clock::now();
   try {
     LaunchedPass pass = runner_.Launch(scheduled);
-    forward_seconds_total_ += std::chrono::duration<double>(Clock::now() - start).count();
+    forward_seconds_total_ += SecondsSince(start);
     return InFlightStep{std::move(pass), std::move(scheduled), {}};
   } catch (const c10::Error& e) {
-    std::vector<std::string> ran;
-    for (const ScheduledSequence& item : scheduled) ran.push_back(item.seq->request_id);
-    EndFailedStep(std::move(ran));
+    EndFailedStep(RunningRequestIds(scheduled));
     return absl::InternalError(absl::StrCat("forward pass: ", e.what_without_backtrace()));
   }
 }
@@ -317,7 +323,7 @@ void LLMEngine::LaunchAhead(const InFlightStep& current) {
   const Clock::time_point start = Clock::now();
   try {
     LaunchedPass pass = runner_.LaunchAhead(current.pass);
-    forward_seconds_total_ += std::chrono::duration<double>(Clock::now() - start).count();
+    forward_seconds_total_ += SecondsSince(start);
     std::vector<ScheduledSequence> scheduled;
     for (Sequence* seq : owners) scheduled.push_back(ScheduledSequence{seq, 1});
     ahead_.emplace(InFlightStep{std::move(pass), std::move(scheduled), {}});
@@ -338,7 +344,7 @@ absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Complete(InFlightStep& ste
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("forward pass: ", e.what_without_backtrace()));
   }
-  forward_seconds_total_ += std::chrono::duration<double>(Clock::now() - start).count();
+  forward_seconds_total_ += SecondsSince(start);
   RecordMeasuredPrefill(logits);
   for (const ScheduledSequence& item : step.scheduled) {
     if (item.seq->finished()) continue;
