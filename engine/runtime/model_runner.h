@@ -65,7 +65,6 @@ class ModelRunner {
   // Waits for the pass's tokens or logits (only for the device's work up to them, not for
   // passes queued after it) and settles the measurements that are due.
   StepLogits Wait(LaunchedPass pass);
-  StepLogits Run(const std::vector<ScheduledSequence>& scheduled) { return Wait(Launch(scheduled)); }
 
  private:
   // Points the batch's prefill sequences at result->prefill, which must outlive the batch.

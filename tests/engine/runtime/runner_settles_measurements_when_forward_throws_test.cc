@@ -128,7 +128,7 @@ class RunnerWithPendingAttention : public ::testing::Test {
   // The message of the error a pass fails with; empty when it does not.
   std::string FailingRun(const std::vector<ScheduledSequence>& scheduled) {
     try {
-      runner_.Run(scheduled);
+      runner_.Wait(runner_.Launch(scheduled));
     } catch (const c10::Error& e) {
       return e.what_without_backtrace();
     }
@@ -144,7 +144,7 @@ class RunnerWithPendingAttention : public ::testing::Test {
 
 TEST_F(RunnerWithPendingAttention, ThrowingPassIsSettledBeforeItsMeasurementsGo) {
   // A chunk that carries its prompt on: settled with a later pass.
-  const StepLogits carried = runner_.Run(Prefill(40, 16));
+  const StepLogits carried = runner_.Wait(runner_.Launch(Prefill(40, 16)));
   ASSERT_FALSE(carried.measurements_complete);
   ASSERT_TRUE(attention_.settled().empty());
 
@@ -158,7 +158,7 @@ TEST_F(RunnerWithPendingAttention, ThrowingPassIsSettledBeforeItsMeasurementsGo)
   EXPECT_EQ(carried.prefill[0].measurements.layers[0].anchor_sparse, std::vector<double>{kPendingCosine});
 
   attention_.Arm(/*forward_fails=*/false);
-  const StepLogits next = runner_.Run(Prefill(24, 24));
+  const StepLogits next = runner_.Wait(runner_.Launch(Prefill(24, 24)));
   ASSERT_EQ(attention_.settled().size(), 2u);
   EXPECT_THAT(attention_.settled()[1].measurements, ::testing::ElementsAre(&next.prefill[0].measurements));
   EXPECT_EQ(attention_.settled()[1].already_freed, 0);
