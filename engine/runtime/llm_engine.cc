@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <thread>
 #include <utility>
 
@@ -328,10 +329,12 @@ void LLMEngine::LaunchAhead(const InFlightStep& current) {
     for (Sequence* seq : owners) scheduled.push_back(ScheduledSequence{seq, 1});
     ahead_.emplace(InFlightStep{std::move(pass), std::move(scheduled), {}});
     ++passes_launched_ahead_;
-  } catch (const c10::Error&) {
+  } catch (const c10::Error& e) {
     // Not an error of any request yet: the next step schedules these rows again, from the
     // host's tokens, and a lasting fault fails them there. What the failed launch queued
     // writes the same keys and values to the same slots.
+    std::cerr << "deltaserve: a decode pass launched ahead failed (" << e.what_without_backtrace()
+              << "); the next step runs its rows in turn\n";
   }
 }
 
