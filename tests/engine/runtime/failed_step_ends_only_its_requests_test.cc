@@ -109,7 +109,7 @@ TEST(FailedStepEndsOnlyItsRequestsTest, TheWaitingRequestRunsOnAsIfAlone) {
   for (const GenerationRequest& request : requests) ASSERT_TRUE(engine->AddRequest(request).ok());
 
   absl::Status failure;
-  std::map<std::string, std::vector<int32_t>> generated;
+  std::map<std::string, Completion> completions;
   while (engine->HasUnfinishedRequests()) {
     absl::StatusOr<std::vector<RequestOutput>> outputs = engine->Step();
     if (!outputs.ok()) {
@@ -120,16 +120,13 @@ TEST(FailedStepEndsOnlyItsRequestsTest, TheWaitingRequestRunsOnAsIfAlone) {
       continue;
     }
     EXPECT_THAT(engine->last_step_failed_requests(), ::testing::IsEmpty());
-    for (const RequestOutput& output : *outputs) {
-      std::vector<int32_t>& ids = generated[output.request_id];
-      ids.insert(ids.end(), output.token_ids.begin(), output.token_ids.end());
-    }
+    AddOutputs(*outputs, completions);
   }
   EXPECT_EQ(failure.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(failure.message(), HasSubstr("out of memory at layer 1"));
   // The prefill's token and one per decode step before the failing one.
-  EXPECT_EQ(generated["failing"].size(), static_cast<size_t>(kFailingPosition - kFailingPromptLen + 1));
-  EXPECT_EQ(generated["waiting"], expected);
+  EXPECT_EQ(completions["failing"].ids.size(), static_cast<size_t>(kFailingPosition - kFailingPromptLen + 1));
+  EXPECT_EQ(completions["waiting"].ids, expected);
   EXPECT_EQ(engine->stats().kv_cache_usage, 0.0) << "the failed requests' blocks were not freed";
 }
 
@@ -141,7 +138,7 @@ TEST(FailedStepEndsOnlyItsRequestsTest, APassFailingAheadFailsItsRequestsInTurn)
   const std::vector<GenerationRequest> requests = ThreeRequests();
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(engine->AddRequest(requests[i]).ok());
   int failed_steps = 0;
-  std::map<std::string, std::vector<int32_t>> generated;
+  std::map<std::string, Completion> completions;
   while (engine->HasUnfinishedRequests()) {
     absl::StatusOr<std::vector<RequestOutput>> outputs = engine->Step();
     if (!outputs.ok()) {
@@ -150,14 +147,11 @@ TEST(FailedStepEndsOnlyItsRequestsTest, APassFailingAheadFailsItsRequestsInTurn)
       EXPECT_THAT(engine->last_step_failed_requests(), UnorderedElementsAre("failing", "partner"));
       continue;
     }
-    for (const RequestOutput& output : *outputs) {
-      std::vector<int32_t>& ids = generated[output.request_id];
-      ids.insert(ids.end(), output.token_ids.begin(), output.token_ids.end());
-    }
+    AddOutputs(*outputs, completions);
   }
   EXPECT_EQ(failed_steps, 1);
   EXPECT_GT(engine->stats().passes_launched_ahead, 0);
-  EXPECT_EQ(generated["failing"].size(), static_cast<size_t>(kFailingPosition - kFailingPromptLen + 1));
+  EXPECT_EQ(completions["failing"].ids.size(), static_cast<size_t>(kFailingPosition - kFailingPromptLen + 1));
   EXPECT_EQ(engine->stats().kv_cache_usage, 0.0);
 }
 
